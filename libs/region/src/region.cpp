@@ -1,0 +1,127 @@
+// Linux implementation of tinyalloc::region.  See region.hpp for semantics.
+#include "tinyalloc/region.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <ctime>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+namespace tinyalloc::region {
+namespace {
+
+std::atomic<std::size_t> g_page_size{0};
+std::atomic<std::size_t> g_reserved{0};
+std::atomic<std::size_t> g_committed{0};
+std::atomic<std::size_t> g_peak{0};
+std::atomic<std::size_t> g_reserve_calls{0};
+std::atomic<std::size_t> g_decommit_calls{0};
+
+void* map_anonymous(std::size_t size) noexcept {
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+void raise_peak(std::size_t now) noexcept {
+  std::size_t peak = g_peak.load(std::memory_order_relaxed);
+  while (now > peak && !g_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace
+
+std::size_t page_size() noexcept {
+  std::size_t ps = g_page_size.load(std::memory_order_relaxed);
+  if (ps == 0) {
+    long v = ::sysconf(_SC_PAGESIZE);
+    ps = v > 0 ? static_cast<std::size_t>(v) : 4096;
+    g_page_size.store(ps, std::memory_order_relaxed);
+  }
+  return ps;
+}
+
+void* reserve(std::size_t size, std::size_t alignment) noexcept {
+  const std::size_t ps = page_size();
+  if (size == 0 || size > (std::size_t{1} << 47)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (alignment < ps) alignment = ps;
+  size = align_up(size, ps);
+
+  // Try the plain mapping first: the kernel often returns an aligned one.
+  void* p = map_anonymous(size);
+  if (p == nullptr) return nullptr;
+  if ((reinterpret_cast<std::uintptr_t>(p) & (alignment - 1)) != 0) {
+    // Over-reserve by the alignment and trim both ends.
+    ::munmap(p, size);
+    const std::size_t padded = size + alignment - ps;
+    if (padded < size) { errno = ENOMEM; return nullptr; }
+    char* raw = static_cast<char*>(map_anonymous(padded));
+    if (raw == nullptr) return nullptr;
+    char* aligned = reinterpret_cast<char*>(
+        align_up(reinterpret_cast<std::uintptr_t>(raw), alignment));
+    const std::size_t head = static_cast<std::size_t>(aligned - raw);
+    const std::size_t tail = padded - head - size;
+    if (head != 0) ::munmap(raw, head);
+    if (tail != 0) ::munmap(aligned + size, tail);
+    p = aligned;
+  }
+  g_reserved.fetch_add(size, std::memory_order_relaxed);
+  g_reserve_calls.fetch_add(1, std::memory_order_relaxed);
+  return p;
+}
+
+bool release(void* p, std::size_t size, bool committed) noexcept {
+  size = align_up(size, page_size());
+  if (::munmap(p, size) != 0) return false;
+  g_reserved.fetch_sub(size, std::memory_order_relaxed);
+  if (committed) g_committed.fetch_sub(size, std::memory_order_relaxed);
+  return true;
+}
+
+std::uint64_t now_ms() noexcept {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+bool commit(void* p, std::size_t size, bool prefault) noexcept {
+  if (prefault && ::madvise(p, size, MADV_POPULATE_WRITE) != 0) {
+    // Kernels before 5.14: one write per page does the same.
+    const std::size_t ps = page_size();
+    volatile char* c = static_cast<volatile char*>(p);
+    for (std::size_t off = 0; off < size; off += ps) c[off] = c[off];
+  }
+  raise_peak(g_committed.fetch_add(size, std::memory_order_relaxed) + size);
+  return true;
+}
+
+bool decommit(void* p, std::size_t size) noexcept {
+  g_decommit_calls.fetch_add(1, std::memory_order_relaxed);
+  g_committed.fetch_sub(size, std::memory_order_relaxed);
+  return ::madvise(p, size, MADV_DONTNEED) == 0;
+}
+
+bool move(void* from, std::size_t old_size, void* to, std::size_t new_size) noexcept {
+  void* r = ::mremap(from, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+  if (r == MAP_FAILED) return false;
+  // `to` was reserved (and counted) by the caller; the old range is gone.
+  g_reserved.fetch_sub(align_up(old_size, page_size()), std::memory_order_relaxed);
+  return true;
+}
+
+Counters counters() noexcept {
+  return Counters{g_reserved.load(std::memory_order_relaxed),
+                  g_committed.load(std::memory_order_relaxed),
+                  g_peak.load(std::memory_order_relaxed),
+                  g_reserve_calls.load(std::memory_order_relaxed),
+                  g_decommit_calls.load(std::memory_order_relaxed)};
+}
+
+}  // namespace tinyalloc::region
