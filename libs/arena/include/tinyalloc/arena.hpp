@@ -1,0 +1,109 @@
+// tinyalloc::arena — where segments come from and go back to.
+//
+// Layer 3: depends on tinyalloc::region (address space), tinyalloc::segment
+// (geometry) and tinyalloc::queue (the number of size classes), plus
+// Boost.Lockfree.
+//
+// The arena reserves address space in large chunks (kChunkSize) and carves
+// segments from them with an atomic bump pointer.  Nothing is touched or
+// mprotect'ed when a segment is handed out: its pages fault in when the heap
+// first writes them (lazy commit).  An optional prefault mode commits eagerly,
+// for measuring the difference.
+//
+// Recycling, all lock-free (Boost.Lockfree stacks of fixed capacity, so the
+// pools themselves never allocate):
+//   dirty[c] — segments of size class c that were just emptied, still resident.
+//              Handed to the next heap that wants class c (warm, LIFO).
+//   clean    — purged segments (decommitted: resident memory returned, they
+//              read as zero again).  Serve any class.
+// An emptied segment waits in dirty[c] for the purge delay, then is
+// decommitted into clean.  Above kMaxDirty segments the arena decommits at
+// once, so resident memory falls after a burst even without time passing.
+//
+// Thread-safety: every public function may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include <boost/lockfree/stack.hpp>
+
+#include "tinyalloc/queue.hpp"
+#include "tinyalloc/segment.hpp"
+
+namespace tinyalloc {
+
+struct ArenaOptions {
+  std::uint64_t purge_delay_ms = 100;  ///< how long an empty segment stays resident
+  std::size_t max_dirty = 64;          ///< empty resident segments kept at most (x 256 KiB)
+  bool prefault = false;               ///< commit eagerly (ablation)
+};
+
+struct ArenaCounters {
+  std::size_t segments_carved;
+  std::size_t segments_reused;   ///< from dirty or clean pools
+  std::size_t segments_purged;   ///< decommitted
+  std::size_t segments_unmapped; ///< pools full: address space returned
+  std::size_t dirty;             ///< in dirty pools now
+};
+
+class Arena {
+ public:
+  static constexpr std::size_t kChunkSize = std::size_t{64} << 20;  // reserved at a time
+  static constexpr std::size_t kDirtyCapacity = 64;   // per size class
+  static constexpr std::size_t kCleanCapacity = 4096; // 1 GiB of purged segments
+
+  explicit Arena(const ArenaOptions& options = {}) noexcept : options_(options) {}
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+
+  /// A segment's memory for `size_class`: reused or new.  `zero` tells
+  /// whether everything past the header reads as zero.  nullptr if the OS
+  /// refuses address space.
+  struct Grant {
+    void* memory;
+    bool zero;
+  };
+  Grant acquire(unsigned size_class) noexcept;
+
+  /// An unused segment comes back.  `now_ms` is a monotonic time.
+  void release(Segment* s, std::uint64_t now_ms) noexcept;
+
+  /// Decommit segments idle longer than the purge delay (all of them if
+  /// `force`).  Cheap when there is nothing due; one caller at a time does
+  /// the work, others return at once.
+  void purge(std::uint64_t now_ms, bool force = false) noexcept;
+
+  /// Hold the arena's two internal flags (chunk installation, purge) across
+  /// fork(), so the child never inherits one held by a thread that is gone.
+  void lock() noexcept;
+  void unlock() noexcept;
+
+  ArenaCounters counters() const noexcept;
+  const ArenaOptions& options() const noexcept { return options_; }
+
+ private:
+  template <std::size_t N>
+  using Pool = boost::lockfree::stack<Segment*, boost::lockfree::capacity<N>>;
+
+  void* carve() noexcept;
+  void to_clean(Segment* s) noexcept;
+
+  ArenaOptions options_;
+  Pool<kDirtyCapacity> dirty_[size_class::kCount];
+  Pool<kCleanCapacity> clean_;
+  std::atomic<std::size_t> dirty_count_{0};
+  std::atomic<std::uint64_t> next_purge_ms_{~std::uint64_t{0}};
+  std::atomic<bool> purging_{false};
+
+  // Current chunk: [cursor_, end_) is not yet carved.  New chunks are
+  // installed under chunk_lock_ (rare: once per 64 MiB).
+  std::atomic<char*> cursor_{nullptr};
+  std::atomic<char*> end_{nullptr};
+  std::atomic<bool> chunk_lock_{false};
+
+  std::atomic<std::size_t> carved_{0}, reused_{0}, purged_{0}, unmapped_{0};
+};
+
+}  // namespace tinyalloc
