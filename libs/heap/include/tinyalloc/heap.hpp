@@ -1,0 +1,153 @@
+// tinyalloc::heap — the front end: one heap per thread and the malloc family.
+//
+// Layer 4: depends on every layer below (region, segment, queue, arena,
+// large).  The C interface is <tinyalloc.h>; this header is the C++ one, and
+// holds the fast paths inline so the override library compiles them into its
+// malloc/free without a call.
+//
+// Who owns what:
+//   - A Heap belongs to one thread (created on its first malloc, handed over
+//     at its exit).  Only that thread writes it, except `remote_pending`.
+//   - A small segment belongs to one heap.  The owner allocates and frees
+//     without locks or atomic read-modify-writes; other threads free into the
+//     segment's atomic thread_free list (segment.hpp).
+//   - When a thread exits, its segments that still hold live blocks are
+//     "abandoned": ownerless, but still receiving remote frees; the next heap
+//     that needs a segment adopts them.  Nothing leaks, later frees still work.
+//
+// Fast paths (one screen each, below):
+//   malloc: size -> class (table load), the heap's current segment front for
+//           that class, pop its free list.  No branch on "has a heap": a
+//           thread without one points at the empty heap, whose fronts are
+//           always empty, so its first malloc falls into the slow path.
+//   free:   mask the pointer to its header; if the owner word equals this
+//           thread's id (and so no flag is set), push onto local_free.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "tinyalloc/arena.hpp"
+#include "tinyalloc/large.hpp"
+#include "tinyalloc/queue.hpp"
+#include "tinyalloc/segment.hpp"
+
+namespace tinyalloc {
+
+/// This thread's id: its thread pointer (the TCB address on x86-64/aarch64
+/// glibc), unique among live threads, never 0, and 64-byte aligned so the
+/// owner word's low bits are free for flags.  One register read, no TLS load.
+inline std::uintptr_t thread_id() noexcept {
+#if defined(__x86_64__)
+  std::uintptr_t tid;
+  __asm__("movq %%fs:0, %0" : "=r"(tid));
+  return tid;
+#else
+  return reinterpret_cast<std::uintptr_t>(__builtin_thread_pointer());
+#endif
+}
+
+/// What the malloc fast path reads.
+struct HeapFront {
+  /// Per class: the front of the segment this heap allocates from, or the
+  /// shared empty front (free == nullptr) when it has none.  Owner only.
+  AllocFront* current[size_class::kCount];
+  /// Per class: blocks served (statistics).  Written by the owner with plain
+  /// load+store (no RMW); read by anyone printing statistics.
+  std::atomic<std::uint64_t> served[size_class::kCount];
+};
+
+/// A thread's heap.
+struct Heap : HeapFront {
+  std::uintptr_t owner;                      ///< thread_id() of the owner
+  ClassQueue queues[size_class::kCount];     ///< the segments it owns, per class
+  Heap* next_free;                           ///< link in the heap pool when unused
+
+  /// Set by another thread that freed into one of this heap's segments while
+  /// its remote list was empty: "some full segment may have blocks again".
+  /// The owner clears it and sweeps its full lists, only on its slow path.
+  alignas(64) std::atomic<bool> remote_pending;
+};
+
+namespace detail {
+extern AllocFront g_empty_front;
+extern HeapFront g_empty_heap;
+/// This thread's heap (the empty heap until its first malloc).  __thread, not
+/// thread_local: no dynamic initialisation, so no TLS wrapper call.
+extern __thread HeapFront* tl_heap __attribute__((tls_model("initial-exec")));
+
+void* malloc_slow(std::size_t size) noexcept;
+void free_slow(SegmentBase* header, void* p) noexcept;
+void segment_emptied(Segment* s) noexcept;
+}  // namespace detail
+
+inline void* heap_malloc(std::size_t size) noexcept {
+  if (__builtin_expect(size <= size_class::kMaxSmall, 1)) {
+    HeapFront* h = detail::tl_heap;
+    const unsigned c = size_class::of(size);
+    AllocFront* f = h->current[c];
+    Block* b = f->free;
+    if (__builtin_expect(b != nullptr, 1)) {
+      f->free = b->next;
+      ++f->used;
+      h->served[c].store(h->served[c].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      return b;
+    }
+  }
+  return detail::malloc_slow(size);
+}
+
+inline void heap_free(void* p) noexcept {
+  if (__builtin_expect(p == nullptr, 0)) return;
+  SegmentBase* header = Segment::header_of(p);
+  if (__builtin_expect(header->owner_flags.load(std::memory_order_relaxed) == thread_id(), 1)) {
+    Segment* s = static_cast<Segment*>(header);
+    Block* b = static_cast<Block*>(p);
+    b->next = s->local_free;
+    s->local_free = b;
+    if (__builtin_expect(--s->front.used == 0, 0)) detail::segment_emptied(s);
+    return;
+  }
+  detail::free_slow(header, p);
+}
+
+// The rest of the family (heap.cpp / api.cpp).  Errors set errno as POSIX says.
+void* heap_calloc(std::size_t count, std::size_t size) noexcept;
+void* heap_realloc(void* p, std::size_t size) noexcept;
+/// Any power-of-two alignment; EINVAL otherwise.
+void* heap_aligned_alloc(std::size_t alignment, std::size_t size) noexcept;
+std::size_t heap_usable_size(const void* p) noexcept;
+
+/// Options, read once from the environment at the first allocation
+/// (TINYALLOC_*), or set by set_options() before it.
+enum class LargeStrategy : std::uint8_t { Direct, Cached };
+struct Options {
+  LargeStrategy large = LargeStrategy::Cached;
+  ArenaOptions arena{};
+  large::CacheOptions large_cache{};
+  bool show_stats = false;
+};
+/// Replace the options; effective only before the first allocation.
+/// Returns false if the allocator is already running.
+bool set_options(const Options& options) noexcept;
+/// The options in force (initialises the allocator if needed).
+const Options& options() noexcept;
+
+/// Statistics, merged over every heap on demand.
+struct Stats {
+  std::uint64_t served[size_class::kCount];
+  std::uint64_t small_total;
+  large::LargeCounters large;
+  large::CacheCounters cache;
+  ArenaCounters arena;
+  region::Counters memory;
+  std::size_t heaps_created;
+  std::size_t segments_abandoned;
+  std::size_t segments_adopted;
+  std::size_t peak_rss_kib;
+};
+void stats_get(Stats& out) noexcept;
+void stats_print(int fd) noexcept;
+
+}  // namespace tinyalloc

@@ -1,0 +1,122 @@
+// The malloc family beyond malloc/free, and the C interface (tinyalloc.h).
+#include <cerrno>
+#include <cstring>
+
+#include "globals.hpp"
+#include "tinyalloc.h"
+
+namespace tinyalloc {
+namespace {
+
+bool is_power_of_two(std::size_t a) noexcept { return a != 0 && (a & (a - 1)) == 0; }
+
+// Usable bytes of a small block at p (p may be inside the block if the
+// segment hands out aligned blocks).
+std::size_t small_usable(Segment* s, const void* p) noexcept {
+  if ((s->flags() & kHasAligned) == 0) return s->block_size;
+  return s->block_size - static_cast<std::size_t>(static_cast<const char*>(p) -
+                                                   reinterpret_cast<char*>(s->block_start(p)));
+}
+
+std::size_t usable(const void* p) noexcept {
+  SegmentBase* h = Segment::header_of(p);
+  if (h->kind == SegmentKind::Large) return large::LargeAllocator<large::DirectMap>::usable_size(p);
+  return small_usable(static_cast<Segment*>(h), p);
+}
+
+}  // namespace
+
+void* heap_calloc(std::size_t count, std::size_t size) noexcept {
+  std::size_t n;
+  if (__builtin_mul_overflow(count, size, &n)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (n <= size_class::kMaxSmall) {
+    // Fresh blocks of a segment that came zeroed from the OS need only their
+    // free-list word cleared.
+    AllocFront* f = detail::tl_heap->current[size_class::of(n)];
+    const bool fresh = f->free != nullptr && Segment::of(f)->free_is_zero;
+    void* p = heap_malloc(n);
+    if (p != nullptr) std::memset(p, 0, fresh ? sizeof(Block) : n);
+    return p;
+  }
+  void* p = heap_malloc(n);
+  if (p != nullptr && !large::LargeAllocator<large::DirectMap>::was_zero(p)) std::memset(p, 0, n);
+  return p;
+}
+
+void* heap_realloc(void* p, std::size_t size) noexcept {
+  if (p == nullptr) return heap_malloc(size);
+  if (size == 0) {  // as glibc: free and return NULL
+    heap_free(p);
+    return nullptr;
+  }
+  SegmentBase* h = Segment::header_of(p);
+  std::size_t have;
+  if (h->kind == SegmentKind::Large) {
+    if (size > size_class::kMaxSmall) {
+      if (void* q = detail::globals().large.resize(p, size)) return q;
+    }
+    have = large::LargeAllocator<large::DirectMap>::usable_size(p);
+  } else {
+    have = small_usable(static_cast<Segment*>(h), p);
+    // In place while it fits and would not waste more than half the block.
+    if (size <= have && size >= have / 2) return p;
+  }
+  void* q = heap_malloc(size);
+  if (q == nullptr) return nullptr;  // errno set; p untouched
+  std::memcpy(q, p, size < have ? size : have);
+  heap_free(p);
+  return q;
+}
+
+void* heap_aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
+  if (!is_power_of_two(alignment)) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  if (alignment <= 16) return heap_malloc(size < alignment ? alignment : size);
+  // Small: over-allocate within a size class and hand out the aligned address
+  // inside the block; the segment is flagged so free() finds the block start.
+  if (alignment < kSegmentSize / 8 && size <= size_class::kMaxSmall - alignment) {
+    char* block = static_cast<char*>(heap_malloc(size + alignment - 16));
+    if (block == nullptr) return nullptr;
+    char* aligned = reinterpret_cast<char*>(region::align_up(reinterpret_cast<std::uintptr_t>(block), alignment));
+    if (aligned != block) Segment::of(block)->set_flag(kHasAligned, true);
+    return aligned;
+  }
+  return detail::globals().large.allocate(size, alignment);
+}
+
+std::size_t heap_usable_size(const void* p) noexcept { return p == nullptr ? 0 : usable(p); }
+
+}  // namespace tinyalloc
+
+// ---- C interface -------------------------------------------------------------
+using namespace tinyalloc;
+
+extern "C" {
+
+void* ta_malloc(size_t size) { return heap_malloc(size); }
+void ta_free(void* p) { heap_free(p); }
+void* ta_calloc(size_t count, size_t size) { return heap_calloc(count, size); }
+void* ta_realloc(void* p, size_t size) { return heap_realloc(p, size); }
+void* ta_aligned_alloc(size_t alignment, size_t size) { return heap_aligned_alloc(alignment, size); }
+size_t ta_usable_size(const void* p) { return heap_usable_size(p); }
+void ta_stats_print_fd(int fd) { stats_print(fd); }
+
+int ta_posix_memalign(void** out, size_t alignment, size_t size) {
+  if (alignment % sizeof(void*) != 0 || (alignment & (alignment - 1)) != 0 || alignment == 0) return EINVAL;
+  const int saved = errno;
+  void* p = heap_aligned_alloc(alignment, size);
+  if (p == nullptr) {
+    const int err = errno;
+    errno = saved;
+    return err;
+  }
+  *out = p;
+  return 0;
+}
+
+}  // extern "C"

@@ -1,0 +1,57 @@
+// Process-wide state of the full allocator, built at the first allocation.
+//
+// It lives in static storage and is constructed in place on first use (not by
+// a C++ static constructor), because malloc is called before main, by the
+// dynamic loader and by other libraries' constructors, in any order.
+#pragma once
+
+#include <pthread.h>
+
+#include "abandoned.hpp"
+#include "heap_pool.hpp"
+#include "tinyalloc/heap.hpp"
+
+namespace tinyalloc::detail {
+
+/// The large strategy chosen at start-up, as a table of functions generated
+/// from the strategy type (see large_ops<S>()).
+struct LargeOps {
+  void* (*allocate)(std::size_t size, std::size_t alignment) noexcept;
+  void (*deallocate)(void* p) noexcept;
+  void* (*resize)(void* p, std::size_t size) noexcept;
+  large::LargeCounters (*counters)() noexcept;
+  const char* name;
+};
+
+struct Globals {
+  explicit Globals(const Options& o) noexcept
+      : options(o), arena(o.arena), cached(o.large_cache) {}
+
+  Options options;
+  Arena arena;
+  large::LargeAllocator<large::DirectMap> direct;
+  large::LargeAllocator<large::CachedMap> cached;
+  LargeOps large{};
+  HeapPool heaps;
+  AbandonedSegments abandoned;
+  pthread_key_t thread_exit_key{};
+};
+
+Globals& init_globals() noexcept;
+
+extern std::atomic<int> g_state;  // 0 = not built, 1 = building, 2 = ready
+extern Globals* g_globals;
+
+inline Globals& globals() noexcept {
+  if (__builtin_expect(g_state.load(std::memory_order_acquire) == 2, 1)) return *g_globals;
+  return init_globals();
+}
+
+/// Print "tinyalloc: <msg>" on stderr without allocating.
+void warn(const char* msg, const char* detail = nullptr) noexcept;
+[[noreturn]] void fatal_pointer(const char* what, const void* p) noexcept;
+
+/// Give a thread's segments away at its exit (pthread key destructor).
+void heap_abandon(Heap* h) noexcept;
+
+}  // namespace tinyalloc::detail

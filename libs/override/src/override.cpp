@@ -1,0 +1,138 @@
+// Definitions that replace the C library's allocator and the C++ global
+// operators.  Each is a thin shim over tinyalloc::heap; malloc and free
+// inline the heap's fast paths.
+#include <cerrno>
+#include <cstddef>
+#include <cstdlib>
+#include <malloc.h>
+#include <new>
+#include <unistd.h>
+
+#include "tinyalloc/heap.hpp"
+#include "tinyalloc/override.hpp"
+
+#define TA_EXPORT extern "C" __attribute__((visibility("default")))
+
+using namespace tinyalloc;
+
+namespace tinyalloc::override_lib {
+bool active() noexcept { return true; }
+}  // namespace tinyalloc::override_lib
+
+TA_EXPORT void* malloc(size_t size) noexcept { return heap_malloc(size); }
+TA_EXPORT void free(void* p) noexcept { heap_free(p); }
+TA_EXPORT void cfree(void* p) noexcept { heap_free(p); }
+TA_EXPORT void* calloc(size_t count, size_t size) noexcept { return heap_calloc(count, size); }
+TA_EXPORT void* realloc(void* p, size_t size) noexcept { return heap_realloc(p, size); }
+
+TA_EXPORT void* reallocarray(void* p, size_t count, size_t size) noexcept {
+  size_t n;
+  if (__builtin_mul_overflow(count, size, &n)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return heap_realloc(p, n);
+}
+
+TA_EXPORT int posix_memalign(void** out, size_t alignment, size_t size) noexcept {
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment % sizeof(void*) != 0) return EINVAL;
+  const int saved = errno;
+  void* p = heap_aligned_alloc(alignment, size);
+  if (p == nullptr) {
+    const int err = errno;
+    errno = saved;
+    return err;
+  }
+  *out = p;
+  return 0;
+}
+
+TA_EXPORT void* aligned_alloc(size_t alignment, size_t size) noexcept { return heap_aligned_alloc(alignment, size); }
+TA_EXPORT void* memalign(size_t alignment, size_t size) noexcept { return heap_aligned_alloc(alignment, size); }
+
+TA_EXPORT void* valloc(size_t size) noexcept {
+  return heap_aligned_alloc(static_cast<size_t>(::sysconf(_SC_PAGESIZE)), size);
+}
+
+TA_EXPORT void* pvalloc(size_t size) noexcept {
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  if (size > SIZE_MAX - page) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return heap_aligned_alloc(page, size == 0 ? page : (size + page - 1) & ~(page - 1));
+}
+
+TA_EXPORT size_t malloc_usable_size(void* p) noexcept { return heap_usable_size(p); }
+
+// ---- C++ ---------------------------------------------------------------------
+namespace {
+
+// operator new: loop through the new-handler as the standard says, then throw.
+[[gnu::noinline]] void* new_slow(std::size_t size, std::size_t alignment, bool nothrow) {
+  for (;;) {
+    void* p = alignment <= 16 ? heap_malloc(size) : heap_aligned_alloc(alignment, size);
+    if (p != nullptr) return p;
+    std::new_handler handler = std::get_new_handler();
+    if (handler == nullptr) {
+      if (nothrow) return nullptr;
+      throw std::bad_alloc();
+    }
+    if (nothrow) {
+      try {
+        handler();
+      } catch (...) {
+        return nullptr;
+      }
+    } else {
+      handler();
+    }
+  }
+}
+
+inline void* new_fast(std::size_t size) {
+  void* p = heap_malloc(size);
+  return __builtin_expect(p != nullptr, 1) ? p : new_slow(size, 16, false);
+}
+
+inline void* new_aligned(std::size_t size, std::align_val_t al, bool nothrow) {
+  const auto a = static_cast<std::size_t>(al);
+  void* p = heap_aligned_alloc(a, size);
+  return p != nullptr ? p : new_slow(size, a, nothrow);
+}
+
+}  // namespace
+
+#define TA_CXX __attribute__((visibility("default")))
+
+TA_CXX void* operator new(std::size_t n) { return new_fast(n); }
+TA_CXX void* operator new[](std::size_t n) { return new_fast(n); }
+TA_CXX void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  void* p = heap_malloc(n);
+  return p != nullptr ? p : new_slow(n, 16, true);
+}
+TA_CXX void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  void* p = heap_malloc(n);
+  return p != nullptr ? p : new_slow(n, 16, true);
+}
+TA_CXX void* operator new(std::size_t n, std::align_val_t a) { return new_aligned(n, a, false); }
+TA_CXX void* operator new[](std::size_t n, std::align_val_t a) { return new_aligned(n, a, false); }
+TA_CXX void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return new_aligned(n, a, true);
+}
+TA_CXX void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return new_aligned(n, a, true);
+}
+
+TA_CXX void operator delete(void* p) noexcept { heap_free(p); }
+TA_CXX void operator delete[](void* p) noexcept { heap_free(p); }
+TA_CXX void operator delete(void* p, std::size_t) noexcept { heap_free(p); }
+TA_CXX void operator delete[](void* p, std::size_t) noexcept { heap_free(p); }
+TA_CXX void operator delete(void* p, const std::nothrow_t&) noexcept { heap_free(p); }
+TA_CXX void operator delete[](void* p, const std::nothrow_t&) noexcept { heap_free(p); }
+TA_CXX void operator delete(void* p, std::align_val_t) noexcept { heap_free(p); }
+TA_CXX void operator delete[](void* p, std::align_val_t) noexcept { heap_free(p); }
+TA_CXX void operator delete(void* p, std::size_t, std::align_val_t) noexcept { heap_free(p); }
+TA_CXX void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { heap_free(p); }
+TA_CXX void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { heap_free(p); }
+TA_CXX void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { heap_free(p); }
