@@ -1,0 +1,131 @@
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstring>
+#include <random>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "tinyalloc/arena.hpp"
+#include "tinyalloc/region.hpp"
+
+using namespace tinyalloc;
+
+namespace {
+bool segment_aligned(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & kSegmentMask) == 0; }
+
+Segment* make(Arena::Grant g, unsigned c) {
+  REQUIRE(g.memory != nullptr);
+  REQUIRE(segment_aligned(g.memory));
+  return Segment::create(g.memory, static_cast<std::uint8_t>(c), 64, g.zero);
+}
+}  // namespace
+
+TEST_CASE("fresh segments are aligned, zero, and not pre-faulted") {
+  Arena arena;
+  const auto before = region::counters();
+  std::set<void*> seen;
+  for (int i = 0; i < 600; ++i) {  // crosses a 64 MiB chunk boundary
+    Arena::Grant g = arena.acquire(5);
+    REQUIRE(g.memory != nullptr);
+    REQUIRE(g.zero);
+    REQUIRE(segment_aligned(g.memory));
+    REQUIRE(seen.insert(g.memory).second);
+  }
+  REQUIRE(arena.counters().segments_carved == 600);
+  // Address space was reserved in chunks, not a syscall per segment.
+  REQUIRE(region::counters().reserve_calls - before.reserve_calls <= 3);
+}
+
+TEST_CASE("a released segment is reused by the same class, dirty, then purged clean") {
+  ArenaOptions o;
+  o.purge_delay_ms = 1000000;  // purge only when forced
+  Arena arena(o);
+  Segment* s = make(arena.acquire(7), 7);
+  std::memset(s->first_block(), 0xAB, 4096);
+  arena.release(s, 1);
+  REQUIRE(arena.counters().dirty == 1);
+
+  Arena::Grant again = arena.acquire(7);
+  REQUIRE(again.memory == s);  // warm reuse for the same class
+  REQUIRE_FALSE(again.zero);
+  arena.release(make(again, 7), 2);
+
+  arena.purge(3, /*force=*/false);
+  REQUIRE(arena.counters().dirty == 1);  // not due yet
+  arena.purge(3, /*force=*/true);
+  REQUIRE(arena.counters().dirty == 0);
+  REQUIRE(arena.counters().clean == 1);
+
+  Arena::Grant clean = arena.acquire(9);  // any class may take a clean one
+  REQUIRE(clean.memory == s);
+  REQUIRE(clean.zero);
+  REQUIRE(static_cast<unsigned char*>(clean.memory)[kFirstBlock] == 0);  // decommitted: reads zero
+}
+
+TEST_CASE("purge runs after the delay, and at once above the dirty bound") {
+  ArenaOptions o;
+  o.purge_delay_ms = 50;
+  o.max_dirty = 4;
+  Arena arena(o);
+  std::vector<Segment*> segs;
+  for (int i = 0; i < 10; ++i) segs.push_back(make(arena.acquire(1), 1));
+  for (Segment* s : segs) arena.release(s, 1000);
+  REQUIRE(arena.counters().dirty == 4);  // the rest were purged at once
+  REQUIRE(arena.counters().clean == 6);
+  arena.purge(1049);
+  REQUIRE(arena.counters().dirty == 4);
+  arena.purge(1050);
+  REQUIRE(arena.counters().dirty == 0);
+  REQUIRE(arena.counters().clean == 10);
+}
+
+TEST_CASE("concurrent acquire/release from several threads: no segment lost or handed out twice") {
+  ArenaOptions o;
+  o.purge_delay_ms = 1;
+  o.max_dirty = 16;
+  Arena arena(o);
+  constexpr int kThreads = 4, kRounds = 20000, kHold = 8;
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      std::vector<Segment*> held;
+      const std::uint64_t me = 0x1000 + static_cast<std::uint64_t>(t);
+      for (int r = 0; r < kRounds && !failed; ++r) {
+        if (held.size() < kHold && (held.empty() || rng() % 2 == 0)) {
+          const unsigned c = rng() % 4;
+          Arena::Grant g = arena.acquire(c);
+          if (g.memory == nullptr) { failed = true; break; }
+          // Claim the segment: its first word must be free of any other holder.
+          auto* claim = reinterpret_cast<std::atomic<std::uint64_t>*>(static_cast<char*>(g.memory) + kFirstBlock);
+          std::uint64_t zero = 0;
+          if (!claim->compare_exchange_strong(zero, me)) { failed = true; break; }
+          Segment* s = Segment::create(g.memory, static_cast<std::uint8_t>(c), 64, g.zero);
+          held.push_back(s);
+        } else {
+          const std::size_t i = rng() % held.size();
+          Segment* s = held[i];
+          held[i] = held.back();
+          held.pop_back();
+          auto* claim = reinterpret_cast<std::atomic<std::uint64_t>*>(s->first_block());
+          if (claim->exchange(0) != me) { failed = true; break; }
+          arena.release(s, region::now_ms());
+          if (r % 64 == 0) arena.purge(region::now_ms());
+        }
+      }
+      for (Segment* s : held) {
+        reinterpret_cast<std::atomic<std::uint64_t>*>(s->first_block())->store(0);
+        arena.release(s, region::now_ms());
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  REQUIRE_FALSE(failed.load());
+  const ArenaCounters c = arena.counters();
+  // Every segment ever carved is in a pool (or was unmapped): none lost, none twice.
+  REQUIRE(c.dirty + c.clean + c.segments_unmapped == c.segments_carved);
+  REQUIRE(c.segments_carved <= kThreads * kHold);
+}
