@@ -43,6 +43,7 @@ Arena::Grant Arena::acquire(unsigned size_class) noexcept {
     return {s, false};
   }
   if (clean_.pop(s)) {
+    clean_count_.fetch_sub(1, std::memory_order_relaxed);
     reused_.fetch_add(1, std::memory_order_relaxed);
     region::commit(s, kSegmentSize, options_.prefault);
     return {s, true};
@@ -57,7 +58,9 @@ Arena::Grant Arena::acquire(unsigned size_class) noexcept {
 void Arena::to_clean(Segment* s) noexcept {
   region::decommit(s, kSegmentSize);
   purged_.fetch_add(1, std::memory_order_relaxed);
-  if (!clean_.bounded_push(s)) {
+  if (clean_.bounded_push(s)) {
+    clean_count_.fetch_add(1, std::memory_order_relaxed);
+  } else {
     // A gigabyte of purged segments is already waiting: give this one's
     // address space back too (munmap of part of a chunk is fine on Linux).
     region::release(s, kSegmentSize, false);
@@ -73,6 +76,10 @@ void Arena::release(Segment* s, std::uint64_t now_ms) noexcept {
   if (dirty_count_.load(std::memory_order_relaxed) < options_.max_dirty &&
       options_.purge_delay_ms != 0 && dirty_[c].bounded_push(s)) {
     dirty_count_.fetch_add(1, std::memory_order_relaxed);
+#ifdef TINYALLOC_PLANTED_BUG
+    // Test-only: hand the segment out twice (see tests/arena/CMakeLists.txt).
+    if (dirty_[c].bounded_push(s)) dirty_count_.fetch_add(1, std::memory_order_relaxed);
+#endif
     // Arm the purge timer if it is not armed earlier.
     std::uint64_t due = now_ms + options_.purge_delay_ms;
     std::uint64_t cur = next_purge_ms_.load(std::memory_order_relaxed);
@@ -138,7 +145,7 @@ void Arena::unlock() noexcept {
 ArenaCounters Arena::counters() const noexcept {
   return ArenaCounters{carved_.load(std::memory_order_relaxed), reused_.load(std::memory_order_relaxed),
                        purged_.load(std::memory_order_relaxed), unmapped_.load(std::memory_order_relaxed),
-                       dirty_count_.load(std::memory_order_relaxed)};
+                       dirty_count_.load(std::memory_order_relaxed), clean_count_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace tinyalloc

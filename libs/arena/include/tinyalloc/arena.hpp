@@ -46,6 +46,7 @@ struct ArenaCounters {
   std::size_t segments_purged;   ///< decommitted
   std::size_t segments_unmapped; ///< pools full: address space returned
   std::size_t dirty;             ///< in dirty pools now
+  std::size_t clean;             ///< in the clean pool now
 };
 
 class Arena {
@@ -103,7 +104,7 @@ class Arena {
   std::atomic<char*> end_{nullptr};
   std::atomic<bool> chunk_lock_{false};
 
-  std::atomic<std::size_t> carved_{0}, reused_{0}, purged_{0}, unmapped_{0};
+  std::atomic<std::size_t> carved_{0}, reused_{0}, purged_{0}, unmapped_{0}, clean_count_{0};
 };
 
 }  // namespace tinyalloc
