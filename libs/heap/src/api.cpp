@@ -77,6 +77,9 @@ void* heap_aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
     return nullptr;
   }
   if (alignment <= 16) return heap_malloc(size < alignment ? alignment : size);
+  // At least one byte: for size 0 the aligned address could otherwise fall
+  // exactly on the end of its block, i.e. on the next block.
+  if (size == 0) size = 1;
   // Small: over-allocate within a size class and hand out the aligned address
   // inside the block; the segment is flagged so free() finds the block start.
   if (alignment < kSegmentSize / 8 && size <= size_class::kMaxSmall - alignment) {

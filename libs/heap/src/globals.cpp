@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <new>
 #include <unistd.h>
 
@@ -148,6 +149,10 @@ Globals& init_globals() noexcept {
     g_globals->large = o.large == LargeStrategy::Direct
                            ? large_ops<large::DirectMap>("direct")
                            : large_ops<large::CachedMap>("cached");
+    if (o.show_stats) {
+      const int fd = ::fcntl(2, F_DUPFD_CLOEXEC, 3);
+      if (fd >= 0) g_globals->stats_fd = fd;
+    }
     if (::pthread_key_create(&g_globals->thread_exit_key, &thread_exit) != 0)
       warn("pthread_key_create failed: exiting threads will keep their memory");
     g_state.store(2, std::memory_order_release);

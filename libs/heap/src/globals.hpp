@@ -35,6 +35,9 @@ struct Globals {
   HeapPool heaps;
   AbandonedSegments abandoned;
   pthread_key_t thread_exit_key{};
+  /// Where TINYALLOC_SHOW_STATS prints at exit: a duplicate of stderr taken at
+  /// start-up, because programs such as sort close fd 2 in their exit handler.
+  int stats_fd = 2;
 };
 
 Globals& init_globals() noexcept;

@@ -88,7 +88,7 @@ namespace {
 // which may allocate.
 __attribute__((destructor)) void print_stats_at_exit() {
   if (detail::g_state.load(std::memory_order_acquire) == 2 && detail::g_globals->options.show_stats)
-    stats_print(2);
+    stats_print(detail::g_globals->stats_fd);
 }
 }  // namespace
 
