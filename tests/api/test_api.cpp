@@ -12,6 +12,7 @@
 #include "tinyalloc.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -376,6 +377,112 @@ TEST_CASE("aligned allocation: ta_aligned_alloc and ta_posix_memalign", "[api][a
   }
 }
 
+TEST_CASE("aligned allocation of size 0 and of tiny sizes", "[api][align]") {
+  // aligned_alloc(a, 0) / posix_memalign(&p, a, 0) must return a block of its
+  // own (or NULL): never a pointer into, or onto the start of, another live
+  // block.  Each alignment is interleaved with plain blocks of nearby classes
+  // so a neighbour is always there to be damaged.
+  std::size_t checked = 0;
+  for (std::size_t a = 32; a <= 16 * KiB; a *= 2) {
+    for (std::size_t n : {std::size_t{0}, std::size_t{1}}) {
+      std::vector<Block> plain;
+      std::vector<void*> aligned;
+      std::uint64_t seed = a * 10 + n;
+      for (int i = 0; i < 400; ++i) {
+        for (std::size_t m : {a - 16, a - 15, a / 2, a}) {
+          Block b;
+          b.size = m;
+          b.seed = ++seed;
+          b.p = ta_malloc(m);
+          if (b.p == nullptr) FAIL("ta_malloc(" << m << ") returned NULL");
+          b.usable = ta_usable_size(b.p);
+          fill(b.p, b.usable, b.seed);
+          plain.push_back(b);
+        }
+        void* p = nullptr;
+        if (i % 2 == 0) {
+          p = ta_aligned_alloc(a, n);
+        } else if (ta_posix_memalign(&p, a, n) != 0) {
+          FAIL("ta_posix_memalign(&p, " << a << ", " << n << ") failed");
+        }
+        if (p == nullptr) continue;  // NULL is allowed for size 0
+        if (addr(p) % a != 0) FAIL("aligned block " << p << " for alignment " << a << " is misaligned");
+        if (ta_usable_size(p) < n) FAIL("usable < " << n);
+        // n bytes are ours to write (nothing for n == 0).
+        fill(p, n, 7);
+        aligned.push_back(p);
+      }
+      // No aligned block may start inside (or at) any plain block.
+      std::vector<std::pair<std::uintptr_t, std::size_t>> ranges;
+      for (const Block& b : plain) ranges.emplace_back(addr(b.p), b.usable);
+      std::sort(ranges.begin(), ranges.end());
+      for (void* p : aligned) {
+        auto it = std::upper_bound(ranges.begin(), ranges.end(), std::make_pair(addr(p), SIZE_MAX));
+        if (it != ranges.begin()) {
+          --it;
+          if (addr(p) < it->first + it->second)
+            FAIL("ta_aligned_alloc/posix_memalign(" << a << ", " << n << ") returned " << p
+                 << ", which lies inside a live block [" << reinterpret_cast<void*>(it->first) << ", +"
+                 << it->second << ") returned by ta_malloc");
+        }
+      }
+      for (void* p : aligned) ta_free(p);
+      // Freeing the aligned blocks must not have freed a plain one: allocate
+      // more of the same classes and check nothing lands on a live block.
+      std::vector<void*> more;
+      for (int i = 0; i < 800; ++i)
+        for (std::size_t m : {a - 16, a - 15, a / 2, a}) {
+          void* q = ta_malloc(m);
+          if (q == nullptr) FAIL("ta_malloc(" << m << ") returned NULL");
+          auto it = std::upper_bound(ranges.begin(), ranges.end(), std::make_pair(addr(q), SIZE_MAX));
+          if (it != ranges.begin()) {
+            --it;
+            if (addr(q) < it->first + it->second)
+              FAIL("after freeing aligned blocks (alignment " << a << ", size " << n << "), ta_malloc(" << m
+                   << ") returned " << q << " inside a block that is still live");
+          }
+          more.push_back(q);
+        }
+      for (const Block& b : plain) {
+        const std::size_t bad = check(b.p, b.usable, b.seed);
+        if (bad != SIZE_MAX)
+          FAIL("a live ta_malloc(" << b.size << ") block was damaged at offset " << bad
+               << " by aligned allocations of alignment " << a << ", size " << n);
+        ++checked;
+      }
+      for (void* q : more) ta_free(q);
+      for (const Block& b : plain) ta_free(b.p);
+    }
+  }
+  REQUIRE(checked == 10 * 2 * 400 * 4);
+}
+
+TEST_CASE("realloc of aligned blocks keeps contents", "[api][align][realloc]") {
+  std::size_t checked = 0;
+  for (std::size_t a = 32; a <= MiB; a *= 4) {  // 32 .. 512 KiB
+    for (std::size_t n : {std::size_t{1}, std::size_t{100}, std::size_t{5000}, std::size_t{40000}}) {
+      void* p = ta_aligned_alloc(a, n);
+      REQUIRE(p != nullptr);
+      REQUIRE(addr(p) % a == 0);
+      fill(p, n, a ^ n);
+      std::size_t cur = n;
+      for (std::size_t m : {n + 1, 2 * n + 3, n / 2 + 1, 70000 + n, std::size_t{24}, std::size_t{3}}) {
+        INFO("alignment " << a << ": realloc " << cur << " -> " << m);
+        void* q = ta_realloc(p, m);
+        REQUIRE(q != nullptr);
+        REQUIRE(ta_usable_size(q) >= m);
+        REQUIRE(check(q, std::min(cur, m), a ^ n) == SIZE_MAX);
+        if (m > cur) fill_range(q, cur, m, a ^ n);
+        p = q;
+        cur = m;
+        ++checked;
+      }
+      ta_free(p);
+    }
+  }
+  REQUIRE(checked == 8 * 4 * 6);
+}
+
 TEST_CASE("realloc keeps contents", "[api][realloc]") {
   SECTION("ta_realloc(NULL, n) acts as ta_malloc(n)") {
     for (std::size_t n : {std::size_t{1}, std::size_t{16}, std::size_t{1000}, std::size_t{40000}, 2 * MiB}) {
@@ -584,6 +691,54 @@ TEST_CASE("calloc returns zeroed memory", "[api][calloc]") {
       }
     }
     REQUIRE(checked == 20 * 4 * 3);
+  }
+
+  SECTION("segments emptied by one size class and reused by another are zeroed") {
+    // Enough blocks to fill and then empty several whole 256 KiB segments, so
+    // the segments go back to the arena and come out again, possibly for a
+    // different class; with and without waiting past the purge delay.
+    std::size_t checked = 0;
+    const std::vector<std::size_t> classes = {16, 48, 112, 1024, 3000, 8000, 30000};
+    for (int wait = 0; wait < 2; ++wait) {
+      for (std::size_t i = 0; i < classes.size(); ++i) {
+        const std::size_t dirty_n = classes[i];
+        const std::size_t calloc_n = classes[(i + 3) % classes.size()];
+        std::vector<void*> dirty;
+        for (std::size_t b = 0; b < (3 * MiB) / dirty_n; ++b) {
+          void* d = ta_malloc(dirty_n);
+          if (d == nullptr) FAIL("ta_malloc(" << dirty_n << ") returned NULL");
+          std::memset(d, 0xAB, ta_usable_size(d));
+          dirty.push_back(d);
+        }
+        for (void* d : dirty) ta_free(d);
+        if (wait) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        std::vector<void*> fresh;
+        for (std::size_t b = 0; b < (3 * MiB) / calloc_n; ++b) {
+          void* p = ta_calloc(1, calloc_n);
+          if (p == nullptr) FAIL("ta_calloc(1, " << calloc_n << ") returned NULL");
+          const std::size_t nz = first_nonzero(p, calloc_n);
+          if (nz != SIZE_MAX)
+            FAIL("ta_calloc(1, " << calloc_n << ") after freeing 3 MiB of dirty " << dirty_n
+                                 << "-byte blocks" << (wait ? " and waiting 250 ms" : "")
+                                 << ": block " << b << " not zero at offset " << nz);
+          fresh.push_back(p);
+          ++checked;
+        }
+        // And the same class again (the dirty class's own segments).
+        for (std::size_t b = 0; b < (3 * MiB) / dirty_n; ++b) {
+          void* p = ta_calloc(dirty_n, 1);
+          if (p == nullptr) FAIL("ta_calloc(" << dirty_n << ", 1) returned NULL");
+          const std::size_t nz = first_nonzero(p, dirty_n);
+          if (nz != SIZE_MAX)
+            FAIL("ta_calloc(" << dirty_n << ", 1) after freeing dirty blocks of that size: block " << b
+                              << " not zero at offset " << nz);
+          fresh.push_back(p);
+          ++checked;
+        }
+        for (void* p : fresh) ta_free(p);
+      }
+    }
+    REQUIRE(checked > 0);
   }
 
   SECTION("calloc with a zero count or size") {

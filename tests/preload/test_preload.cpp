@@ -200,9 +200,11 @@ void run_and_compare(const std::vector<std::string>& argv, const fs::path& cwd, 
   Result r = run(argv, cwd, env, mode, scratch);
   INFO(mode.name << ": `" << cmd << "`: " << r.describe() << "\nstderr:\n" << tail(r.err));
   REQUIRE(r.ok());
-  INFO("stdout differs from the baseline: " << first_diff(expected_out, r.out));
-  REQUIRE(r.out == expected_out);
-  REQUIRE_FALSE(stats_line(r.err).empty());
+  if (r.out != expected_out) FAIL("stdout differs from the baseline: " << first_diff(expected_out, r.out));
+  // CHECK, not REQUIRE: a missing statistics table is reported, and the
+  // remaining runs still compare their output.
+  INFO("TINYALLOC_SHOW_STATS=1: expected tinyalloc's statistics (a line containing \"tinyalloc\") on stderr");
+  CHECK_FALSE(stats_line(r.err).empty());
 }
 
 std::string find_python(const fs::path& scratch) {
@@ -418,7 +420,7 @@ TEST_CASE("git: build a repository and inspect it", "[preload][git]") {
     git({"grep", "-n", "w42"}, 9);
     git({"blame", (fs::path("dir1") / "sub1" / "file1.txt").string()}, 9);
     git({"archive", "--format=tar", "HEAD"}, 9);
-    git({"gc", "-q", "--aggressive"}, 9);
+    git({"gc", "-q"}, 9);
     git({"fsck", "--full", "--no-progress"}, 9);
     git({"cat-file", "--batch-all-objects", "--batch-check"}, 9);
     git({"log", "--all", "--format=%H %P", "-p", "--", "dir3"}, 9);

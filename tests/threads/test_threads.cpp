@@ -28,6 +28,8 @@
 #include <sstream>
 #include <string>
 #include <thread>
+
+#include <pthread.h>
 #include <vector>
 
 namespace {
@@ -185,9 +187,9 @@ class Queue {
 // ===========================================================================
 
 TEST_CASE("blocks allocated on one thread are freed on another", "[threads][xfree]") {
-  SECTION("4 producer/consumer pairs, FIFO per pair, 100k blocks per pair") {
+  SECTION("4 producer/consumer pairs, FIFO per pair, 250k blocks per pair") {
     constexpr int pairs = 4;
-    constexpr std::uint64_t per_pair = 100000;
+    constexpr std::uint64_t per_pair = 250000;
     Failure f;
     std::atomic<std::uint64_t> verified{0};
     std::vector<std::unique_ptr<Queue>> queues;
@@ -225,7 +227,7 @@ TEST_CASE("blocks allocated on one thread are freed on another", "[threads][xfre
 
   SECTION("3 producers, 3 consumers on one shared queue (frees land on any thread)") {
     constexpr int producers = 3, consumers = 3;
-    constexpr std::uint64_t per_producer = 60000;
+    constexpr std::uint64_t per_producer = 150000;
     Failure f;
     std::atomic<std::uint64_t> verified{0};
     Queue q(1024);
@@ -261,7 +263,7 @@ TEST_CASE("blocks allocated on one thread are freed on another", "[threads][xfre
 }
 
 TEST_CASE("ping-pong: A allocates, B frees, then roles swap", "[threads][pingpong]") {
-  constexpr int rounds = 400;
+  constexpr int rounds = 1000;
   constexpr int batch = 1000;
   Failure f;
   std::mutex m;
@@ -391,7 +393,7 @@ TEST_CASE("1000 short-lived threads: heap handover, bounded memory", "[threads][
 
 TEST_CASE("8 threads doing mixed malloc/realloc/free concurrently", "[threads][mixed]") {
   constexpr int nthreads = 8;
-  constexpr int ops = 150000;
+  constexpr int ops = 400000;
   constexpr int nslots = 1024;
   Failure f;
   std::atomic<std::uint64_t> checked{0};
@@ -474,4 +476,152 @@ TEST_CASE("8 threads doing mixed malloc/realloc/free concurrently", "[threads][m
   REQUIRE_FALSE(f.any());
   INFO("block verifications: " << checked.load());
   REQUIRE(checked.load() > std::uint64_t(nthreads) * ops / 2);
+}
+
+TEST_CASE("threads exiting while others free their blocks and adopt their segments", "[threads][exit][adopt]") {
+  // Waves of 4 concurrent threads, 300 threads in all.  Each takes a share of
+  // the blocks earlier (exited) threads left behind, verifies and frees them
+  // (remote frees into abandoned or adopted segments), allocates new blocks --
+  // plain, calloc'd (must read zero even from adopted segments) and aligned
+  // (interior pointers, freed later by other threads) -- frees some and leaves
+  // the rest in the pool as it exits.
+  constexpr int waves = 75, per_wave = 4;
+  Failure f;
+  std::mutex pool_m;
+  std::vector<Item> pool;
+  std::atomic<std::uint64_t> verified{0}, calloc_checked{0}, aligned_made{0};
+
+  auto worker = [&](int t) {
+    std::mt19937_64 rng(777 + t);
+    std::vector<Item> take;
+    {
+      std::lock_guard<std::mutex> g(pool_m);
+      std::shuffle(pool.begin(), pool.end(), rng);
+      const std::size_t k = std::min<std::size_t>(pool.size(), 300);
+      take.assign(pool.end() - static_cast<std::ptrdiff_t>(k), pool.end());
+      pool.resize(pool.size() - k);
+    }
+    for (const Item& it : take) {
+      if (verify_block(it.p, it.n, it.seq, f, "adopting thread")) verified.fetch_add(1);
+      ta_free(it.p);
+    }
+    std::vector<Item> mine;
+    for (int k = 0; k < 600; ++k) {
+      const std::uint64_t seq = (std::uint64_t(t) << 32) | std::uint64_t(k);
+      const unsigned kind = rng() % 10;
+      std::size_t n = random_size(rng, 5);
+      void* p = nullptr;
+      if (kind < 2) {
+        p = ta_calloc(1, n);
+        if (p == nullptr) {
+          f.set(str("ta_calloc(1, ", n, ") returned NULL"));
+          return;
+        }
+        const auto* b = static_cast<const unsigned char*>(p);
+        for (std::size_t i = 0; i < n; ++i)
+          if (b[i] != 0) {
+            f.set(str("thread ", t, ": ta_calloc(1, ", n, ") = ", p, " not zero at offset ", i));
+            break;
+          }
+        calloc_checked.fetch_add(1);
+      } else if (kind < 4) {
+        const std::size_t a = std::size_t(32) << (rng() % 8);  // 32 .. 4096
+        n = 1 + rng() % 3000;
+        p = ta_aligned_alloc(a, n);
+        if (p == nullptr || addr(p) % a != 0) {
+          f.set(str("ta_aligned_alloc(", a, ", ", n, ") = ", p));
+          return;
+        }
+        aligned_made.fetch_add(1);
+      } else {
+        p = ta_malloc(n);
+        if (p == nullptr) {
+          f.set(str("ta_malloc(", n, ") returned NULL"));
+          return;
+        }
+      }
+      if (ta_usable_size(p) < n) f.set(str("usable(", p, ") < ", n));
+      fill_range(p, 0, n, seed_of(p, seq));
+      mine.push_back({p, n, seq});
+    }
+    std::shuffle(mine.begin(), mine.end(), rng);
+    const std::size_t keep = mine.size() / 2;
+    for (std::size_t i = keep; i < mine.size(); ++i) {
+      if (verify_block(mine[i].p, mine[i].n, mine[i].seq, f, "own free")) verified.fetch_add(1);
+      ta_free(mine[i].p);
+    }
+    mine.resize(keep);
+    std::lock_guard<std::mutex> g(pool_m);
+    pool.insert(pool.end(), mine.begin(), mine.end());
+  };
+
+  for (int w = 0; w < waves && !f.any(); ++w) {
+    std::vector<std::thread> ts;
+    for (int i = 0; i < per_wave; ++i) ts.emplace_back(worker, w * per_wave + i);
+    for (auto& th : ts) th.join();
+  }
+  for (const Item& it : pool) {
+    if (verify_block(it.p, it.n, it.seq, f, "main thread at the end")) verified.fetch_add(1);
+    ta_free(it.p);
+  }
+  INFO("first failure: " << f.what);
+  REQUIRE_FALSE(f.any());
+  INFO("blocks verified: " << verified.load() << ", calloc blocks checked zero: " << calloc_checked.load()
+                           << ", aligned blocks: " << aligned_made.load());
+  REQUIRE(verified.load() == std::uint64_t(waves) * per_wave * 600);
+}
+
+namespace {
+// A pthread key whose destructor allocates: it runs at thread exit, possibly
+// after tinyalloc's own thread-exit handling, and must still work.
+pthread_key_t g_late_key;
+std::mutex g_late_m;
+std::vector<Item> g_late_blocks;
+Failure* g_late_failure = nullptr;
+
+void late_destructor(void* v) {
+  const auto t = reinterpret_cast<std::uintptr_t>(v);
+  for (int k = 0; k < 20; ++k) {
+    const std::size_t n = 16 + std::size_t(k) * 97;
+    const std::uint64_t seq = (std::uint64_t(t) << 16) | std::uint64_t(k);
+    void* p = alloc_filled(n, seq, *g_late_failure);
+    if (p == nullptr) return;
+    if (k % 2 == 0) {
+      ta_free(p);
+      continue;
+    }
+    std::lock_guard<std::mutex> g(g_late_m);
+    g_late_blocks.push_back({p, n, seq});
+  }
+}
+}  // namespace
+
+TEST_CASE("allocation from a pthread key destructor at thread exit", "[threads][exit]") {
+  Failure f;
+  g_late_failure = &f;
+  void* warm = ta_malloc(16);  // make sure tinyalloc's own key exists first
+  ta_free(warm);
+  REQUIRE(pthread_key_create(&g_late_key, late_destructor) == 0);
+  const long rss_before = vm_rss_kib();
+  for (int t = 1; t <= 300; ++t) {
+    std::thread th([t, &f] {
+      void* p = alloc_filled(100, std::uint64_t(t), f);
+      pthread_setspecific(g_late_key, reinterpret_cast<void*>(std::uintptr_t(t)));
+      ta_free(p);
+    });
+    th.join();
+  }
+  std::uint64_t verified = 0;
+  for (const Item& it : g_late_blocks) {
+    if (verify_block(it.p, it.n, it.seq, f, "block from a key destructor")) ++verified;
+    ta_free(it.p);
+  }
+  g_late_blocks.clear();
+  const long rss_after = vm_rss_kib();
+  pthread_key_delete(g_late_key);
+  INFO("first failure: " << f.what);
+  REQUIRE_FALSE(f.any());
+  REQUIRE(verified == 300 * 10);
+  INFO("VmRSS before: " << rss_before << " KiB, after: " << rss_after << " KiB");
+  REQUIRE(rss_after - rss_before < 64 * 1024);
 }
