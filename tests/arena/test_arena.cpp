@@ -127,5 +127,8 @@ TEST_CASE("concurrent acquire/release from several threads: no segment lost or h
   const ArenaCounters c = arena.counters();
   // Every segment ever carved is in a pool (or was unmapped): none lost, none twice.
   REQUIRE(c.dirty + c.clean + c.segments_unmapped == c.segments_carved);
-  REQUIRE(c.segments_carved <= kThreads * kHold);
+  // No growth beyond what can be out at once: held by the threads, plus the
+  // dirty ones a purge may have popped to inspect (briefly invisible to
+  // acquire), plus one racing carve per thread.
+  REQUIRE(c.segments_carved <= kThreads * kHold + o.max_dirty + kThreads);
 }
