@@ -12,6 +12,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "../common/pattern.hpp"
+#include "../common/proc.hpp"
+
 #include "tinyalloc.h"
 
 #include <algorithm>
@@ -34,54 +37,7 @@
 
 namespace {
 
-constexpr std::size_t KiB = 1024;
-constexpr std::size_t MiB = 1024 * KiB;
-
-inline std::uint64_t mix64(std::uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
-
-inline std::uintptr_t addr(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
-
-// Position-defined pattern (byte i depends only on seed and i).
-inline std::uint64_t word_at(std::uint64_t s, std::size_t wi) { return s + wi * 0x9E3779B97F4A7C15ULL; }
-inline unsigned char byte_at(std::uint64_t s, std::size_t i) {
-  return static_cast<unsigned char>(word_at(s, i >> 3) >> ((i & 7) * 8));
-}
-
-void fill_range(void* p, std::size_t from, std::size_t to, std::uint64_t seed) {
-  auto* b = static_cast<unsigned char*>(p);
-  const std::uint64_t s = mix64(seed);
-  std::size_t i = from;
-  for (; i < to && (i & 7) != 0; ++i) b[i] = byte_at(s, i);
-  for (; i + 8 <= to; i += 8) {
-    const std::uint64_t w = word_at(s, i >> 3);
-    std::memcpy(b + i, &w, 8);
-  }
-  for (; i < to; ++i) b[i] = byte_at(s, i);
-}
-
-std::size_t check_range(const void* p, std::size_t from, std::size_t to, std::uint64_t seed) {
-  const auto* b = static_cast<const unsigned char*>(p);
-  const std::uint64_t s = mix64(seed);
-  std::size_t i = from;
-  for (; i < to && (i & 7) != 0; ++i)
-    if (b[i] != byte_at(s, i)) return i;
-  for (; i + 8 <= to; i += 8) {
-    const std::uint64_t w = word_at(s, i >> 3);
-    if (std::memcmp(b + i, &w, 8) != 0)
-      for (std::size_t j = i; j < i + 8; ++j)
-        if (b[j] != byte_at(s, j)) return j;
-  }
-  for (; i < to; ++i)
-    if (b[i] != byte_at(s, i)) return i;
-  return SIZE_MAX;
-}
+using namespace test_pattern;
 
 // Pattern derived from the block's address and a sequence number, so a block
 // handed to the wrong consumer, or two blocks sharing memory, is detected.
@@ -142,13 +98,7 @@ bool verify_block(const void* p, std::size_t n, std::uint64_t seq, Failure& f, c
   return true;
 }
 
-long vm_rss_kib() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
-  return -1;
-}
+using test_proc::vm_rss_kib;
 
 struct Item {
   void* p;

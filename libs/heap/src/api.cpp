@@ -92,6 +92,19 @@ void* heap_aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
   return detail::globals().large.allocate(size, alignment);
 }
 
+int heap_posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept {
+  if (alignment % sizeof(void*) != 0 || !is_power_of_two(alignment)) return EINVAL;
+  const int saved = errno;
+  void* p = heap_aligned_alloc(alignment, size);
+  if (p == nullptr) {
+    const int err = errno;
+    errno = saved;
+    return err;
+  }
+  *out = p;
+  return 0;
+}
+
 std::size_t heap_usable_size(const void* p) noexcept { return p == nullptr ? 0 : usable(p); }
 
 }  // namespace tinyalloc
@@ -110,16 +123,7 @@ size_t ta_usable_size(const void* p) { return heap_usable_size(p); }
 void ta_stats_print_fd(int fd) { stats_print(fd); }
 
 int ta_posix_memalign(void** out, size_t alignment, size_t size) {
-  if (alignment % sizeof(void*) != 0 || (alignment & (alignment - 1)) != 0 || alignment == 0) return EINVAL;
-  const int saved = errno;
-  void* p = heap_aligned_alloc(alignment, size);
-  if (p == nullptr) {
-    const int err = errno;
-    errno = saved;
-    return err;
-  }
-  *out = p;
-  return 0;
+  return heap_posix_memalign(out, alignment, size);
 }
 
 }  // extern "C"

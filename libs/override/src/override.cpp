@@ -35,16 +35,7 @@ TA_EXPORT void* reallocarray(void* p, size_t count, size_t size) noexcept {
 }
 
 TA_EXPORT int posix_memalign(void** out, size_t alignment, size_t size) noexcept {
-  if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment % sizeof(void*) != 0) return EINVAL;
-  const int saved = errno;
-  void* p = heap_aligned_alloc(alignment, size);
-  if (p == nullptr) {
-    const int err = errno;
-    errno = saved;
-    return err;
-  }
-  *out = p;
-  return 0;
+  return heap_posix_memalign(out, alignment, size);
 }
 
 TA_EXPORT void* aligned_alloc(size_t alignment, size_t size) noexcept { return heap_aligned_alloc(alignment, size); }

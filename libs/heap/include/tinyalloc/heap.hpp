@@ -117,6 +117,9 @@ void* heap_calloc(std::size_t count, std::size_t size) noexcept;
 void* heap_realloc(void* p, std::size_t size) noexcept;
 /// Any power-of-two alignment; EINVAL otherwise.
 void* heap_aligned_alloc(std::size_t alignment, std::size_t size) noexcept;
+/// POSIX: EINVAL unless alignment is a power of two multiple of
+/// sizeof(void*); ENOMEM on failure; errno untouched.
+int heap_posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept;
 std::size_t heap_usable_size(const void* p) noexcept;
 
 /// Options, read once from the environment at the first allocation
