@@ -6,6 +6,10 @@
 #include <thread>
 #include <vector>
 
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "tinyalloc/region.hpp"
 #include "tinyalloc/segment.hpp"
 
@@ -19,13 +23,7 @@ struct SegmentMemory {
   void* p;
 };
 
-Block* pop(Segment* s) {
-  if (!s->refill()) return nullptr;
-  Block* b = s->front.free;
-  s->front.free = b->next;
-  ++s->front.used;
-  return b;
-}
+Block* pop(Segment* s) { return s->refill() ? s->front.pop() : nullptr; }
 
 }  // namespace
 
@@ -81,8 +79,9 @@ TEST_CASE("blocks are handed out once; local frees come back through local_free"
   }
   REQUIRE(s->free_is_zero);
   for (Block* b : out) {  // what the heap's free fast path does
-    b->next = s->local_free;
-    s->local_free = b;
+    REQUIRE(s->is_block_start_fast(b));
+    REQUIRE_FALSE(s->looks_free(b));  // popped blocks have their link cleared
+    s->push_local(b);
     --s->front.used;
   }
   REQUIRE(s->is_unused());
@@ -117,7 +116,8 @@ TEST_CASE("remote frees from many threads are all collected, with their count") 
   REQUIRE(s->front.used == 0);
   REQUIRE_FALSE(s->has_thread_free());
   std::set<Block*> collected;
-  for (Block* b = s->front.free; b != nullptr; b = b->next) REQUIRE(collected.insert(b).second);
+  for (Block* b = s->front.free; b != nullptr; b = s->front.codec.decode(b->link))
+    REQUIRE(collected.insert(b).second);
   REQUIRE(collected.size() == total);
 }
 
@@ -144,4 +144,74 @@ TEST_CASE("owner word: flags sit beside the owner and never disturb it") {
   s->set_flag(kInFull, false);
   REQUIRE_FALSE(s->is_full());
   REQUIRE(s->flags() == kHasAligned);
+}
+
+TEST_CASE("is_block_start_fast agrees with the exact test for every offset") {
+  SegmentMemory mem;
+  for (std::uint32_t bs : {8u, 16u, 48u, 112u, 640u, 1280u, 3584u, 28672u}) {
+    Segment* s = Segment::create(mem.p, 0, bs, true);
+    while (pop(s) != nullptr) {
+    }
+    const char* base = static_cast<char*>(mem.p);
+    for (std::size_t off = 0; off < kSegmentSize; off += 8) {
+      const bool exact = s->is_block_start(base + off);
+      if (exact) REQUIRE(s->is_block_start_fast(base + off));
+      if (!exact && off >= kFirstBlock && off < kFirstBlock + std::size_t{s->capacity} * bs)
+        REQUIRE_FALSE(s->is_block_start_fast(base + off));
+    }
+    REQUIRE_FALSE(s->is_block_start_fast(base + kSegmentSize));  // next segment's boundary
+    REQUIRE_FALSE(s->is_block_start_fast(base + 16));            // inside the header
+  }
+}
+
+TEST_CASE("free-list links are encoded: a freed block never holds a plain address") {
+  if (!kHardened) return;
+  SegmentMemory mem;
+  Segment* s = Segment::create(mem.p, 0, 64, true);
+  Block* a = pop(s);
+  Block* b = pop(s);
+  s->push_local(a);
+  s->push_local(b);  // b links to a
+  REQUIRE(b->link != reinterpret_cast<std::uintptr_t>(a));
+  REQUIRE(s->front.codec.decode(b->link) == a);
+  REQUIRE(s->looks_free(a));
+  REQUIRE(s->looks_free(b));
+  REQUIRE(s->holds_free(a));
+  REQUIRE(s->holds_free(b));
+}
+
+TEST_CASE("two segments use different keys") {
+  if (!kHardened) return;
+  SegmentMemory m1, m2;
+  Segment* s1 = Segment::create(m1.p, 0, 64, true);
+  Segment* s2 = Segment::create(m2.p, 0, 64, true);
+  REQUIRE(s1->front.codec.k0 != s2->front.codec.k0);
+  REQUIRE(s1->cookie == header_cookie(s1));
+  REQUIRE(s1->is_valid());
+  REQUIRE(s1->cookie != s2->cookie);
+}
+
+TEST_CASE("a use-after-free write into a free block is caught when the list reaches it") {
+  if (!kHardened) return;
+  SegmentMemory mem;
+  Segment* s = Segment::create(mem.p, 0, 64, true);
+  Block* a = pop(s);
+  while (s->front.free != nullptr) pop(s);  // drain, so `a` is the head after the free
+  s->push_local(a);
+  REQUIRE(s->refill());
+  static char target[64];
+  a->link = reinterpret_cast<std::uintptr_t>(target);  // attacker writes a chosen address
+  REQUIRE_FALSE(s->looks_free(a));
+  // The next pop follows a's link: it must not return `target`.  Run it in a
+  // child, since the check aborts.
+  const pid_t pid = fork();
+  if (pid == 0) {
+    Block* first = s->front.pop();
+    Block* second = s->front.free != nullptr ? s->front.pop() : nullptr;
+    _exit(first == a && second != reinterpret_cast<Block*>(target) ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFSIGNALED(status));
+  REQUIRE(WTERMSIG(status) == SIGABRT);
 }

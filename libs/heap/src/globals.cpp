@@ -134,13 +134,6 @@ void warn(const char* msg, const char* detail) noexcept {
   if (n > 0) write_all(2, buf, static_cast<std::size_t>(n) < sizeof buf ? static_cast<std::size_t>(n) : sizeof buf - 1);
 }
 
-void fatal_pointer(const char* what, const void* p) noexcept {
-  char buf[256];
-  int n = std::snprintf(buf, sizeof buf, "tinyalloc: %s: %p\n", what, p);
-  if (n > 0) write_all(2, buf, static_cast<std::size_t>(n) < sizeof buf ? static_cast<std::size_t>(n) : sizeof buf - 1);
-  ::abort();
-}
-
 Globals& init_globals() noexcept {
   int expected = 0;
   if (g_state.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {

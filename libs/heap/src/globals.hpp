@@ -52,7 +52,6 @@ inline Globals& globals() noexcept {
 
 /// Print "tinyalloc: <msg>" on stderr without allocating.
 void warn(const char* msg, const char* detail = nullptr) noexcept;
-[[noreturn]] void fatal_pointer(const char* what, const void* p) noexcept;
 
 /// Give a thread's segments away at its exit (pthread key destructor).
 void heap_abandon(Heap* h) noexcept;

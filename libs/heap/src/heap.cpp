@@ -39,7 +39,7 @@ Heap* heap_create(Globals& g) noexcept {
     ::new (&h->queues[c]) ClassQueue();
   }
   h->owner = thread_id();
-  if ((h->owner & kFlagMask) != 0) fatal_pointer("thread pointer is not 64-byte aligned", reinterpret_cast<void*>(h->owner));
+  if ((h->owner & kFlagMask) != 0) report_misuse("thread pointer is not 64-byte aligned:", reinterpret_cast<void*>(h->owner));
   h->next_free = nullptr;
   ::new (&h->remote_pending) std::atomic<bool>(false);
   tl_heap = h;  // before pthread_setspecific: if that allocates, it finds this heap
@@ -139,11 +139,8 @@ void* alloc_small(Globals& g, Heap* h, unsigned c) noexcept {
     }
     if (s->refill()) {
       h->current[c] = &s->front;
-      Block* b = s->front.free;
-      s->front.free = b->next;
-      ++s->front.used;
       h->served[c].store(h->served[c].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      return b;
+      return s->front.pop();
     }
     q.mark_full(*s);
     set_current(h, c);
@@ -177,31 +174,56 @@ void segment_emptied(Segment* s) noexcept {
   release_segment(globals(), s);
 }
 
+namespace {
+// After a free that went back to its owner's local list.
+void local_free_done(Segment* s) noexcept {
+  if (s->is_unused()) segment_emptied(s);
+}
+}  // namespace
+
+void free_suspect(Segment* s, Block* b) noexcept {
+  if (!s->is_block_start(b)) report_misuse("free(): invalid pointer (not the start of a block)", b);
+  if (s->holds_free(b)) report_misuse("free(): double free of", b);
+  s->push_local(b);  // a live block whose first word happened to look like a link
+  --s->front.used;
+  local_free_done(s);
+}
+
 void free_slow(SegmentBase* header, void* p) noexcept {
+  if (header->cookie != header_cookie(header))
+    report_misuse("free(): invalid pointer (not allocated by tinyalloc)", p);
   switch (header->kind) {
     case SegmentKind::Large:
+      if (p != reinterpret_cast<const large::LargeHeader*>(header)->base +
+                   reinterpret_cast<const large::LargeHeader*>(header)->offset)
+        report_misuse("free(): invalid pointer (inside a large block)", p);
       globals().large.deallocate(p);
       return;
     case SegmentKind::Small:
       break;
     default:
-      fatal_pointer("free(): invalid pointer (not from tinyalloc, or already freed)", p);
+      report_misuse("free(): double free or invalid pointer (segment not in use)", p);
   }
   Segment* s = static_cast<Segment*>(header);
   const std::uintptr_t word = s->owner_flags.load(std::memory_order_acquire);
   Block* b = (word & kHasAligned) != 0 ? s->block_start(p) : static_cast<Block*>(p);
+  if ((word & kHasAligned) == 0 && !s->is_block_start(b))
+    report_misuse("free(): invalid pointer (not the start of a block)", p);
   if ((word & ~kFlagMask) == thread_id()) {  // ours, with a flag set
-    b->next = s->local_free;
-    s->local_free = b;
+    if (s->looks_free(b) && s->holds_free(b)) report_misuse("free(): double free of", p);
+    s->push_local(b);
     --s->front.used;
     if ((word & kInFull) != 0) {
       Heap* h = as_heap(tl_heap);
       h->queues[s->size_class].mark_available(*s);
       set_current(h, s->size_class);
     }
-    if (s->is_unused()) segment_emptied(s);
+    local_free_done(s);
     return;
   }
+  // Another thread's (or an abandoned) segment: its lists cannot be walked
+  // from here, but a block whose first word decodes to a link is free.
+  if (kHardened && s->looks_free(b)) report_misuse("free(): double free of", p);
   if (s->push_thread_free(b)) {
     if (auto* h = static_cast<Heap*>(s->heap.load(std::memory_order_acquire)))
       h->remote_pending.store(true, std::memory_order_release);

@@ -22,6 +22,8 @@
 //           always empty, so its first malloc falls into the slow path.
 //   free:   mask the pointer to its header; if the owner word equals this
 //           thread's id (and so no flag is set), push onto local_free.
+//           Hardened builds first check, without a division or a list walk,
+//           that p is a block start and does not look already free.
 #pragma once
 
 #include <atomic>
@@ -80,6 +82,9 @@ extern __thread HeapFront* tl_heap __attribute__((tls_model("initial-exec")));
 void* malloc_slow(std::size_t size) noexcept;
 void free_slow(SegmentBase* header, void* p) noexcept;
 void segment_emptied(Segment* s) noexcept;
+/// The owner frees b, which failed a cheap check: report the misuse, or (a
+/// false alarm) complete the free.
+void free_suspect(Segment* s, Block* b) noexcept;
 }  // namespace detail
 
 inline void* heap_malloc(std::size_t size) noexcept {
@@ -87,12 +92,11 @@ inline void* heap_malloc(std::size_t size) noexcept {
     HeapFront* h = detail::tl_heap;
     const unsigned c = size_class::of(size);
     AllocFront* f = h->current[c];
-    Block* b = f->free;
-    if (__builtin_expect(b != nullptr, 1)) {
-      f->free = b->next;
-      ++f->used;
+    if (__builtin_expect(f->free != nullptr, 1)) {
+#if !defined(TINYALLOC_STATS) || TINYALLOC_STATS
       h->served[c].store(h->served[c].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      return b;
+#endif
+      return f->pop();
     }
   }
   return detail::malloc_slow(size);
@@ -104,8 +108,10 @@ inline void heap_free(void* p) noexcept {
   if (__builtin_expect(header->owner_flags.load(std::memory_order_relaxed) == thread_id(), 1)) {
     Segment* s = static_cast<Segment*>(header);
     Block* b = static_cast<Block*>(p);
-    b->next = s->local_free;
-    s->local_free = b;
+    if constexpr (kHardened) {
+      if (__builtin_expect(!s->is_block_start_fast(b) || s->looks_free(b), 0)) return detail::free_suspect(s, b);
+    }
+    s->push_local(b);
     if (__builtin_expect(--s->front.used == 0, 0)) detail::segment_emptied(s);
     return;
   }
@@ -123,13 +129,15 @@ int heap_posix_memalign(void** out, std::size_t alignment, std::size_t size) noe
 std::size_t heap_usable_size(const void* p) noexcept;
 
 /// Options, read once from the environment at the first allocation
-/// (TINYALLOC_*), or set by set_options() before it.
+/// (TINYALLOC_*, see README "Options"), or set by set_options() before it;
+/// the environment applies on top of what set_options() gave.
 enum class LargeStrategy : std::uint8_t { Direct, Cached };
 struct Options {
   LargeStrategy large = LargeStrategy::Cached;
   ArenaOptions arena{};
   large::CacheOptions large_cache{};
-  bool show_stats = false;
+  bool show_stats = false;  ///< print the statistics table on stderr at exit
+  bool verbose = false;     ///< print the options in force at start-up, and rare events once each
 };
 /// Replace the options; effective only before the first allocation.
 /// Returns false if the allocator is already running.
@@ -137,20 +145,31 @@ bool set_options(const Options& options) noexcept;
 /// The options in force (initialises the allocator if needed).
 const Options& options() noexcept;
 
-/// Statistics, merged over every heap on demand.
+/// Statistics, merged over every heap on demand: the fast path only bumps a
+/// per-thread counter, and only when built with TINYALLOC_STATS (default on).
 struct Stats {
-  std::uint64_t served[size_class::kCount];
+  bool counting;  ///< per-class counts compiled in (TINYALLOC_STATS); else served[] is all 0
+  std::uint64_t served[size_class::kCount];  ///< small blocks handed out, per size class
   std::uint64_t small_total;
   large::LargeCounters large;
   large::CacheCounters cache;
   ArenaCounters arena;
   region::Counters memory;
+  /// Bytes in use by the program: small segments held by thread heaps (live
+  /// or abandoned; a segment counts whole, 256 KiB, whatever its blocks) plus
+  /// the mappings of live large blocks.  Free pools and the large cache are
+  /// not in use.
+  std::size_t in_use_small;
+  std::size_t in_use_large;
   std::size_t heaps_created;
   std::size_t segments_abandoned;
   std::size_t segments_adopted;
   std::size_t peak_rss_kib;
 };
 void stats_get(Stats& out) noexcept;
+/// The statistics table, to a file descriptor, or in pieces of whole lines
+/// (NUL-terminated) to `write(arg, text)`.  Neither allocates.
 void stats_print(int fd) noexcept;
+void stats_print(void (*write)(void* arg, const char* text), void* arg) noexcept;
 
 }  // namespace tinyalloc

@@ -149,6 +149,7 @@ class LargeAllocator {
     auto* h = header(user);
     h->owner_flags.store(0, std::memory_order_relaxed);
     h->kind = SegmentKind::Large;
+    h->cookie = header_cookie(h);
     h->base = m.base;
     h->mapped = m.size;
     h->offset = offset;
@@ -197,6 +198,7 @@ class LargeAllocator {
     }
     region::commit(target + old, grown - old);  // accounting: the new tail is in use
     h = header(target + kHeaderRoom);
+    h->cookie = header_cookie(h);  // the cookie is bound to the header's address
     h->base = target;
     h->mapped = grown;
     moved_.fetch_add(1, std::memory_order_relaxed);

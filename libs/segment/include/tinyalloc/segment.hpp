@@ -29,6 +29,7 @@
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -51,10 +52,43 @@ inline constexpr std::uintptr_t kInFull = 1;      // segment is on its queue's f
 inline constexpr std::uintptr_t kHasAligned = 2;  // some block was handed out at an interior offset
 inline constexpr std::uintptr_t kFlagMask = 63;
 
-/// A free block: the next pointer lives inside the block itself.
+// Hardening (default on; -DTINYALLOC_HARDENED=0 removes it): free-list links
+// are encoded, every pop checks the link it follows, and free() checks that
+// the pointer is a block start and not already free.  See PERF_FINDINGS.md
+// for its measured cost.
+#ifndef TINYALLOC_HARDENED
+#define TINYALLOC_HARDENED 1
+#endif
+inline constexpr bool kHardened = TINYALLOC_HARDENED != 0;
+
+/// A free block: the link to the next free block lives inside the block,
+/// encoded (LinkCodec), so a use-after-free write of a chosen address decodes
+/// to garbage, which the pop check refuses instead of handing it out.
 struct Block {
-  Block* next;
+  std::uintptr_t link;
 };
+
+/// Per-segment keys for free-list links (mimalloc's "encoded free list").
+/// Both keys derive from a process secret and the segment's address.
+struct LinkCodec {
+  std::uintptr_t k0 = 0, k1 = 0;
+  std::uintptr_t encode(const Block* next) const noexcept {
+    if constexpr (!kHardened) return reinterpret_cast<std::uintptr_t>(next);
+    return std::rotl(reinterpret_cast<std::uintptr_t>(next) ^ k0, static_cast<int>(k1 & 63)) + k1;
+  }
+  Block* decode(std::uintptr_t link) const noexcept {
+    if constexpr (!kHardened) return reinterpret_cast<Block*>(link);
+    return reinterpret_cast<Block*>(std::rotr(link - k1, static_cast<int>(k1 & 63)) ^ k0);
+  }
+};
+
+/// Both addresses lie in the same segment-sized window.
+inline bool same_window(const void* a, const void* b) noexcept {
+  return ((reinterpret_cast<std::uintptr_t>(a) ^ reinterpret_cast<std::uintptr_t>(b)) >> kSegmentShift) == 0;
+}
+
+/// Misuse reports: one line on stderr naming the pointer, then abort().
+[[noreturn]] void report_misuse(const char* what, const void* p) noexcept;
 
 /// The prefix shared by every header a masked pointer can land on.
 struct SegmentBase {
@@ -63,13 +97,38 @@ struct SegmentBase {
   /// 0 = no owner: pooled, abandoned or large.
   std::atomic<std::uintptr_t> owner_flags;
   SegmentKind kind;
+  /// header_cookie(this) while the header is tinyalloc's: a pointer whose
+  /// masked address holds anything else was not allocated by tinyalloc.
+  std::uint32_t cookie;
 };
+
+/// A secret drawn once per process (getrandom), never 0.
+std::uint64_t process_secret() noexcept;
+/// The cookie a tinyalloc header at `header` carries.
+std::uint32_t header_cookie(const void* header) noexcept;
 
 /// The part of a segment the malloc fast path touches, first in the header so
 /// a heap can point at it directly (see Heap::current).
 struct AllocFront {
-  Block* free = nullptr;  ///< malloc pops here. Owner only.
-  std::uint32_t used = 0; ///< blocks out of the owner's hands (incl. remote frees not yet collected). Owner only.
+  Block* free = nullptr;   ///< malloc pops here. Owner only.
+  std::uint32_t used = 0;  ///< blocks out of the owner's hands (incl. remote frees not yet collected). Owner only.
+  LinkCodec codec{};       ///< set at creation, read-only after
+
+  /// Take the first free block (free != nullptr).  Hardened: the link it
+  /// follows must stay inside this segment, and the block's first word is
+  /// cleared, so a live block never looks like a free one (Segment::looks_free).
+  Block* pop() noexcept {
+    Block* b = free;
+    Block* next = codec.decode(b->link);
+    if constexpr (kHardened) {
+      if (__builtin_expect(next != nullptr && !same_window(next, b), 0))
+        report_misuse("free list corrupted (a freed block was written to?) at", b);
+      b->link = 0;
+    }
+    free = next;
+    ++used;
+    return b;
+  }
 };
 
 /// Header of a small-block segment.
@@ -90,6 +149,7 @@ class Segment : public SegmentBase {
   Block* local_free;
   std::uint32_t block_size;
   std::uint32_t capacity;  ///< blocks that fit after the header
+  std::uint64_t start_magic;  ///< ceil(2^64 / block_size): divisibility test in is_block_start_fast()
   std::uint32_t extended;  ///< blocks carved from the bump area so far
   std::uint8_t size_class;
   bool free_is_zero;  ///< blocks on front.free are fresh zero memory (but for their first word)
@@ -120,6 +180,9 @@ class Segment : public SegmentBase {
   static Segment* create(void* memory, std::uint8_t size_class, std::uint32_t block_size,
                          bool zero) noexcept;
 
+  /// This segment's header is intact (kind and cookie).
+  bool is_valid() const noexcept { return kind == SegmentKind::Small && cookie == header_cookie(this); }
+
   char* first_block() noexcept { return reinterpret_cast<char*>(this) + kFirstBlock; }
 
   /// Start of the block that contains `p` (for blocks handed out at an offset).
@@ -129,6 +192,29 @@ class Segment : public SegmentBase {
   }
   /// True if `p` is the start of a block that has been carved.
   bool is_block_start(const void* p) noexcept;
+  /// Cheap form for the free fast path: p is past the header and a whole
+  /// number of blocks from the first (a multiply, no division).
+  bool is_block_start_fast(const void* p) const noexcept {
+    const auto a = reinterpret_cast<std::uintptr_t>(p);
+    const auto rel = static_cast<std::uint32_t>(a - reinterpret_cast<std::uintptr_t>(this) - kFirstBlock);
+    return (a & kSegmentMask) >= kFirstBlock && std::uint64_t{rel} * start_magic <= start_magic - 1;
+  }
+
+  /// Owner's free: onto local_free.
+  void push_local(Block* b) noexcept {
+    b->link = front.codec.encode(local_free);
+    local_free = b;
+  }
+  /// b's first word decodes to a plausible free-list link: b is probably on
+  /// a free list (live blocks have that word cleared or overwritten by the
+  /// user, and user data decodes to garbage).  Cheap; confirm with holds_free.
+  bool looks_free(const Block* b) const noexcept {
+    const Block* d = front.codec.decode(b->link);
+    return d == nullptr || same_window(d, b);
+  }
+  /// b is on one of this segment's free lists (walks them: owner only, and
+  /// only to confirm a suspected double free).
+  bool holds_free(const Block* b) const noexcept;
 
   // ---- owner operations -----------------------------------------------
   std::uintptr_t owner() const noexcept {
