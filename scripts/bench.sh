@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
-# The main job: build, then run ini_bench under tinyalloc beside the system
-# malloc (and any peer allocator installed), interleaved, with medians and
-# ratios.  Usage: scripts/bench.sh [bench_compare.sh options]
+# The main job: build tinyalloc, apps/ini_bench and the micro-benchmarks in
+# bench/, then run every workload under glibc, tinyalloc (both large-block
+# strategies) and each installed peer (mimalloc, jemalloc, tcmalloc),
+# interleaved: medians, min-max spreads, ratios to glibc and peak RSS, as
+# tables plus out/bench/latest/{results.json,results.csv,report.md,chart.svg}.
+#
+# Usage: scripts/bench.sh [--build DIR] [scripts/bench_run.py options]
+#   e.g. scripts/bench.sh --workloads ini --reps 5      (INI workloads only)
+#        scripts/bench.sh --save before ... --compare before
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DTINYALLOC_BUILD_APPS=ON >/dev/null
-cmake --build build -j"$(nproc)" --target tinyalloc_shared ini_bench
-peers=()
-for p in mimalloc=libmimalloc.so.2 jemalloc=libjemalloc.so.2 tcmalloc=libtcmalloc_minimal.so.4; do
-  lib=/usr/lib/$(uname -m)-linux-gnu/${p#*=}
-  [ -e "$lib" ] && peers+=("${p%%=*}=$lib")
+build=build
+args=()
+while (($# > 0)); do
+  case $1 in
+    --build) build=$2; shift 2 ;;
+    --build=*) build=${1#*=}; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
 done
-exec scripts/bench_compare.sh --build build "$@" "${peers[@]}"
+# time: peak RSS per process; the rest: the micro-benchmarks and the peers.
+scripts/deps.sh time libbenchmark-dev libmimalloc-dev libjemalloc-dev libgoogle-perftools-dev
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTINYALLOC_BUILD_APPS=ON -DTINYALLOC_BUILD_BENCH=ON >/dev/null
+cmake --build "$build" -j"$(nproc)" --target tinyalloc_shared ini_bench microbench
+exec python3 scripts/bench_run.py --build "$build" "${args[@]}"

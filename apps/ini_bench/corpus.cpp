@@ -1,37 +1,14 @@
 #include "corpus.hpp"
 
+#include "rng.hpp"
+
 #include <cstddef>
 #include <initializer_list>
 #include <string_view>
+#include <utility>
 
 namespace corpus {
 namespace {
-
-// splitmix64: tiny, fast, and fully specified, so the stream is identical
-// everywhere.  Statistical quality is irrelevant here.
-class Rng {
-public:
-    explicit Rng(std::uint64_t seed) : state_(seed) {}
-
-    std::uint64_t next() {
-        std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-    }
-    // Modulo bias is harmless: we need determinism, not uniformity.
-    std::uint32_t below(std::uint32_t n) { return static_cast<std::uint32_t>(next() % n); }
-    std::uint32_t between(std::uint32_t lo, std::uint32_t hi) { return lo + below(hi - lo + 1); }
-    bool percent(std::uint32_t p) { return below(100) < p; }
-
-    template <std::size_t N>
-    std::string_view pick(const std::string_view (&items)[N]) {
-        return items[below(static_cast<std::uint32_t>(N))];
-    }
-
-private:
-    std::uint64_t state_;
-};
 
 constexpr std::string_view kWords[] = {
     "alpha",   "bravo",    "cache",   "delta",    "edge",     "fabric",  "gateway", "harbor",
@@ -377,12 +354,16 @@ Corpus make_small() {
     return c;
 }
 
-Corpus make_large() {
+namespace {
+
+// The large and huge corpora: sections of generated keys until the text
+// reaches `target` bytes.  Probes sample one section in 97.
+Corpus make_generated(std::string name, std::uint64_t seed, std::size_t target) {
     Corpus c;
-    c.name = "large";
-    Rng r(0x5eed'0002'1a27'e000ULL);
+    c.name = std::move(name);
+    Rng r(seed);
     Writer w(c.text, r);
-    constexpr std::size_t kTarget = 4u << 20;  // 4 MiB
+    const std::size_t kTarget = target;
     c.text.reserve(kTarget + 4096);
 
     w.comment("large generated corpus: many sections, varied key/value lengths");
@@ -430,6 +411,19 @@ Corpus make_large() {
     }
     c.probes.push_back({"no_such_section", "key"});
     return c;
+}
+
+}  // namespace
+
+Corpus make_large() { return make_generated("large", 0x5eed'0002'1a27'e000ULL, std::size_t{4} << 20); }
+
+Corpus make_huge() { return make_generated("huge", 0x5eed'0003'0b16'0000ULL, std::size_t{32} << 20); }
+
+std::optional<Corpus> make(std::string_view name) {
+    if (name == "small") return make_small();
+    if (name == "large") return make_large();
+    if (name == "huge") return make_huge();
+    return std::nullopt;
 }
 
 }  // namespace corpus

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace corpus {
@@ -33,5 +35,13 @@ Corpus make_small();
 
 // ~4 MiB: thousands of sections with widely varying key/value lengths.
 Corpus make_large();
+
+// ~32 MiB: the large corpus' recipe (another seed) at eight times the size,
+// so a document no longer fits any cache and the allocator's large-block and
+// segment provisioning paths carry real weight.
+Corpus make_huge();
+
+// "small", "large" or "huge"; nullopt for anything else.
+std::optional<Corpus> make(std::string_view name);
 
 }  // namespace corpus
