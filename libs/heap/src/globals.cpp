@@ -1,5 +1,8 @@
 #include "globals.hpp"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,65 +30,6 @@ void write_all(int fd, const char* s, std::size_t n) noexcept {
   }
 }
 
-// ---- options ---------------------------------------------------------------
-
-bool parse_uint(const char* s, std::uint64_t& out) noexcept {
-  if (s == nullptr || *s == '\0') return false;
-  std::uint64_t v = 0;
-  for (; *s != '\0'; ++s) {
-    if (*s < '0' || *s > '9') return false;
-    if (v > (~std::uint64_t{0} - 9) / 10) return false;
-    v = v * 10 + static_cast<std::uint64_t>(*s - '0');
-  }
-  out = v;
-  return true;
-}
-
-template <class T>
-void env_uint(const char* name, T& field) noexcept {
-  const char* v = ::getenv(name);
-  if (v == nullptr) return;
-  std::uint64_t parsed;
-  if (parse_uint(v, parsed)) {
-    field = static_cast<T>(parsed);
-  } else {
-    warn("ignoring malformed value (not a non-negative integer), using the default: ", name);
-  }
-}
-
-void env_bool(const char* name, bool& field) noexcept {
-  const char* v = ::getenv(name);
-  if (v == nullptr) return;
-  if (std::strcmp(v, "1") == 0 || std::strcmp(v, "true") == 0 || std::strcmp(v, "yes") == 0) {
-    field = true;
-  } else if (std::strcmp(v, "0") == 0 || std::strcmp(v, "false") == 0 || std::strcmp(v, "no") == 0) {
-    field = false;
-  } else {
-    warn("ignoring malformed value (expected 0/1), using the default: ", name);
-  }
-}
-
-Options options_from_environment(Options o) noexcept {
-  if (const char* v = ::getenv("TINYALLOC_LARGE")) {
-    if (std::strcmp(v, "direct") == 0) {
-      o.large = LargeStrategy::Direct;
-    } else if (std::strcmp(v, "cached") == 0) {
-      o.large = LargeStrategy::Cached;
-    } else {
-      warn("TINYALLOC_LARGE must be 'direct' or 'cached'; using the default 'cached'");
-      o.large = LargeStrategy::Cached;
-    }
-  }
-  std::size_t cache_mib = o.large_cache.max_bytes >> 20;
-  env_uint("TINYALLOC_LARGE_CACHE_MB", cache_mib);
-  o.large_cache.max_bytes = cache_mib << 20;
-  env_uint("TINYALLOC_PURGE_DELAY_MS", o.arena.purge_delay_ms);
-  o.large_cache.purge_delay_ms = o.arena.purge_delay_ms;
-  env_bool("TINYALLOC_EAGER_COMMIT", o.arena.prefault);
-  env_bool("TINYALLOC_SHOW_STATS", o.show_stats);
-  return o;
-}
-
 // ---- the large strategy table ------------------------------------------------
 
 template <class S>
@@ -95,12 +39,33 @@ large::LargeAllocator<large::DirectMap>& large_instance() noexcept { return g_gl
 template <>
 large::LargeAllocator<large::CachedMap>& large_instance() noexcept { return g_globals->cached; }
 
+// TINYALLOC_VERBOSE reports each of these events the first time it happens:
+// enough to explain a NULL or a slow realloc, never a flood.
+std::atomic<bool> g_said_no_memory{false}, g_said_copy{false};
+
+bool first_time(std::atomic<bool>& said) noexcept {
+  return g_globals->options.verbose && !said.load(std::memory_order_relaxed) &&
+         !said.exchange(true, std::memory_order_relaxed);
+}
+
 template <class S>
 LargeOps large_ops(const char* name) noexcept {
   return LargeOps{
-      [](std::size_t n, std::size_t a) noexcept { return large_instance<S>().allocate(n, a); },
+      [](std::size_t n, std::size_t a) noexcept {
+        void* p = large_instance<S>().allocate(n, a);
+        if (p == nullptr && first_time(g_said_no_memory))
+          say("out of memory: a large block of %zu bytes (alignment %zu) could not be mapped; "
+              "returning NULL with ENOMEM (reported once)", n, a);
+        return p;
+      },
       [](void* p) noexcept { large_instance<S>().deallocate(p); },
-      [](void* p, std::size_t n) noexcept { return large_instance<S>().resize(p, n); },
+      [](void* p, std::size_t n) noexcept {
+        void* q = large_instance<S>().resize(p, n);
+        if (q == nullptr && first_time(g_said_copy))
+          say("realloc of a large block to %zu bytes could not keep or move its pages "
+              "(over-aligned, or mremap failed): copying instead (reported once)", n);
+        return q;
+      },
       []() noexcept { return large_instance<S>().counters(); },
       name};
 }
@@ -128,11 +93,25 @@ void thread_exit(void* heap) noexcept {
 
 }  // namespace
 
-void warn(const char* msg, const char* detail) noexcept {
-  char buf[256];
-  int n = std::snprintf(buf, sizeof buf, "tinyalloc: %s%s\n", msg, detail ? detail : "");
-  if (n > 0) write_all(2, buf, static_cast<std::size_t>(n) < sizeof buf ? static_cast<std::size_t>(n) : sizeof buf - 1);
+void say(const char* fmt, ...) noexcept {
+  static constexpr char kPrefix[] = "tinyalloc: ";
+  constexpr std::size_t kLen = sizeof kPrefix - 1;
+  const int saved_errno = errno;  // callers report failures whose errno must survive
+  char buf[512];
+  std::memcpy(buf, kPrefix, kLen);
+  std::va_list args;
+  va_start(args, fmt);
+  const int body = std::vsnprintf(buf + kLen, sizeof buf - kLen - 1, fmt, args);  // keep a byte for '\n'
+  va_end(args);
+  if (body >= 0) {
+    std::size_t n = kLen + std::min(static_cast<std::size_t>(body), sizeof buf - kLen - 2);
+    buf[n++] = '\n';
+    write_all(2, buf, n);
+  }
+  errno = saved_errno;
 }
+
+void warn(const char* msg, const char* detail) noexcept { say("%s%s", msg, detail ? detail : ""); }
 
 Globals& init_globals() noexcept {
   int expected = 0;
@@ -142,9 +121,14 @@ Globals& init_globals() noexcept {
     g_globals->large = o.large == LargeStrategy::Direct
                            ? large_ops<large::DirectMap>("direct")
                            : large_ops<large::CachedMap>("cached");
+    if (o.verbose) say_options(o, g_pending_set);
     if (o.show_stats) {
       const int fd = ::fcntl(2, F_DUPFD_CLOEXEC, 3);
-      if (fd >= 0) g_globals->stats_fd = fd;
+      if (fd >= 0) {
+        g_globals->stats_fd = fd;
+      } else if (o.verbose) {
+        say("TINYALLOC_SHOW_STATS: could not duplicate stderr; the table goes to fd 2 if it is still open");
+      }
     }
     if (::pthread_key_create(&g_globals->thread_exit_key, &thread_exit) != 0)
       warn("pthread_key_create failed: exiting threads will keep their memory");
@@ -162,7 +146,11 @@ Globals& init_globals() noexcept {
 namespace tinyalloc {
 
 bool set_options(const Options& o) noexcept {
-  if (detail::g_state.load(std::memory_order_acquire) != 0) return false;
+  if (detail::g_state.load(std::memory_order_acquire) != 0) {
+    if (detail::globals().options.verbose)
+      detail::say("set_options() ignored: the allocator is already running (call it before the first allocation)");
+    return false;
+  }
   detail::g_pending = o;
   detail::g_pending_set = true;
   return true;

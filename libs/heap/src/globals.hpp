@@ -11,6 +11,12 @@
 #include "heap_pool.hpp"
 #include "tinyalloc/heap.hpp"
 
+// Per-class counters on the malloc fast path (CMake option TINYALLOC_STATS,
+// which defines it for every user of tinyalloc::heap); on unless built off.
+#ifndef TINYALLOC_STATS
+#define TINYALLOC_STATS 1
+#endif
+
 namespace tinyalloc::detail {
 
 /// The large strategy chosen at start-up, as a table of functions generated
@@ -52,6 +58,18 @@ inline Globals& globals() noexcept {
 
 /// Print "tinyalloc: <msg>" on stderr without allocating.
 void warn(const char* msg, const char* detail = nullptr) noexcept;
+/// The same, printf-style (one line, at most 512 bytes).
+void say(const char* fmt, ...) noexcept __attribute__((format(printf, 1, 2)));
+
+/// `o` with every TINYALLOC_* variable of the environment applied; a
+/// malformed value is reported and leaves its field as it was (options.cpp).
+Options options_from_environment(Options o) noexcept;
+/// TINYALLOC_VERBOSE: the options in force, one line.
+void say_options(const Options& o, bool from_code) noexcept;
+
+/// A large block; on failure, returns the arena's pooled address space to
+/// the OS and tries once more.  nullptr with errno = ENOMEM.
+void* large_allocate(Globals& g, std::size_t size, std::size_t alignment) noexcept;
 
 /// Give a thread's segments away at its exit (pthread key destructor).
 void heap_abandon(Heap* h) noexcept;

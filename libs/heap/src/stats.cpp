@@ -1,24 +1,48 @@
-// Statistics: merged from every heap on demand (the fast path only bumps a
-// per-thread counter), printed without allocating.
+// Statistics: merged from every heap on demand (the malloc fast path only
+// bumps a per-thread counter, and only when built with TINYALLOC_STATS), and
+// printed without allocating, so they work inside a failing program and at
+// exit after other libraries have torn down.
+#include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "globals.hpp"
+#include "tinyalloc.h"
 
 namespace tinyalloc {
+
+static_assert(TA_STATS_CLASSES == size_class::kCount, "tinyalloc.h's class count must match the size-class table");
+
+namespace {
+
+/// Segments out of the arena's hands: held by a heap or abandoned.  The
+/// counters are read one by one while other threads move segments, so the
+/// difference can be off by a segment in flight (never negative).
+std::size_t segments_held(const ArenaCounters& a) noexcept {
+  const std::size_t pooled = a.dirty + a.clean + a.segments_unmapped;
+  return a.segments_carved > pooled ? a.segments_carved - pooled : 0;
+}
+
+}  // namespace
 
 void stats_get(Stats& out) noexcept {
   detail::Globals& g = detail::globals();
   out = Stats{};
-  g.heaps.for_each([&](Heap& h) {
-    for (unsigned c = 0; c < size_class::kCount; ++c) out.served[c] += h.served[c].load(std::memory_order_relaxed);
-  });
+  out.counting = TINYALLOC_STATS != 0;
+  if (out.counting) {
+    g.heaps.for_each([&](Heap& h) {
+      for (unsigned c = 0; c < size_class::kCount; ++c) out.served[c] += h.classes[c].served.load(std::memory_order_relaxed);
+    });
+  }
   for (unsigned c = 0; c < size_class::kCount; ++c) out.small_total += out.served[c];
   out.large = g.large.counters();
   out.cache = g.cached.strategy().counters();
   out.arena = g.arena.counters();
   out.memory = region::counters();
+  out.in_use_small = segments_held(out.arena) * kSegmentSize;
+  out.in_use_large = out.large.live_bytes;
   out.heaps_created = g.heaps.created();
   out.segments_abandoned = g.abandoned.abandoned();
   out.segments_adopted = g.abandoned.adopted();
@@ -28,68 +52,157 @@ void stats_get(Stats& out) noexcept {
 
 namespace {
 
+using Writer = void (*)(void* arg, const char* text);
+
+void write_fd(void* arg, const char* text) noexcept {
+  const int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(arg));
+  for (std::size_t n = __builtin_strlen(text); n > 0;) {
+    const ssize_t w = ::write(fd, text, n);
+    if (w <= 0) return;
+    text += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+/// Collects whole lines in a stack buffer and hands them to the writer when
+/// it fills up and at the end.
 class Printer {
  public:
-  explicit Printer(int fd) noexcept : fd_(fd) {}
+  Printer(Writer write, void* arg) noexcept : write_(write), arg_(arg) {}
   ~Printer() { flush(); }
-  template <class... A>
-  void line(const char* fmt, A... a) noexcept {
-    if (sizeof buf_ - len_ < 256) flush();
-    const int n = std::snprintf(buf_ + len_, sizeof buf_ - len_, fmt, a...);
-    if (n > 0) len_ += static_cast<std::size_t>(n) < sizeof buf_ - len_ ? static_cast<std::size_t>(n) : 0;
+  void line(const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3))) {
+    if (sizeof buf_ - len_ < kMaxLine) flush();
+    std::va_list args;
+    va_start(args, fmt);
+    const int n = std::vsnprintf(buf_ + len_, kMaxLine, fmt, args);
+    va_end(args);
+    if (n > 0) len_ += static_cast<std::size_t>(n) < kMaxLine ? static_cast<std::size_t>(n) : kMaxLine - 1;
   }
 
  private:
+  static constexpr std::size_t kMaxLine = 256;
   void flush() noexcept {
-    std::size_t off = 0;
-    while (off < len_) {
-      const ssize_t w = ::write(fd_, buf_ + off, len_ - off);
-      if (w <= 0) break;
-      off += static_cast<std::size_t>(w);
-    }
+    if (len_ == 0) return;
+    buf_[len_] = '\0';
+    write_(arg_, buf_);
     len_ = 0;
   }
-  int fd_;
+  Writer write_;
+  void* arg_;
   char buf_[4096];
   std::size_t len_ = 0;
 };
 
-unsigned long long mib(std::size_t b) { return static_cast<unsigned long long>(b >> 20); }
-unsigned long long u(std::uint64_t v) { return static_cast<unsigned long long>(v); }
+/// "123 B", "4.0 KiB", "1.5 MiB", "2.0 GiB": into buf.
+const char* human(std::size_t bytes, char (&buf)[24]) noexcept {
+  static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  unsigned u = 0;
+  while (v >= 1024 && u + 1 < sizeof kUnits / sizeof kUnits[0]) {
+    v /= 1024;
+    ++u;
+  }
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%zu B", bytes);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, kUnits[u]);
+  return buf;
+}
 
-}  // namespace
+unsigned long long u(std::uint64_t v) noexcept { return static_cast<unsigned long long>(v); }
 
-void stats_print(int fd) noexcept {
+void print_table(Writer write, void* arg) noexcept {
   Stats s;
   stats_get(s);
   const detail::Globals& g = detail::globals();
-  Printer p(fd);
+  char a[24], b[24], c[24], d[24];
+  Printer p(write, arg);
   p.line("tinyalloc statistics (pid %d)\n", static_cast<int>(::getpid()));
-  p.line("  %-6s %8s %14s\n", "class", "block", "served");
-  for (unsigned c = 0; c < size_class::kCount; ++c)
-    if (s.served[c] != 0) p.line("  %-6u %8u %14llu\n", c, size_class::size_of(c), u(s.served[c]));
-  p.line("  small blocks served   %llu\n", u(s.small_total));
-  p.line("  large (%s)       allocations %llu, frees %llu, resized in place %llu, moved %llu\n", g.large.name,
+  if (s.counting) {
+    p.line("  %-5s %7s %16s\n", "class", "block", "served");
+    for (unsigned k = 0; k < size_class::kCount; ++k)
+      if (s.served[k] != 0) p.line("  %5u %7u %16llu\n", k, size_class::size_of(k), u(s.served[k]));
+    p.line("  %-13s %16llu\n", "small, all", u(s.small_total));
+  } else {
+    p.line("  per-class counts: compiled out (built with TINYALLOC_STATS=OFF)\n");
+  }
+  p.line("  %-16s reserved %s, committed %s (peak %s), peak RSS %s\n", "memory", human(s.memory.reserved, a),
+         human(s.memory.committed, b), human(s.memory.peak_committed, c), human(s.peak_rss_kib << 10, d));
+  p.line("  %-16s %s: small segments %s (%zu), large blocks %s (%llu)\n", "in use",
+         human(s.in_use_small + s.in_use_large, a), human(s.in_use_small, b), s.in_use_small / kSegmentSize,
+         human(s.in_use_large, c), u(s.large.allocations - s.large.frees));
+  p.line("  large (%-6s)   allocations %llu, frees %llu, resized in place %llu, moved %llu\n", g.large.name,
          u(s.large.allocations), u(s.large.frees), u(s.large.in_place_resizes), u(s.large.moved_resizes));
-  p.line("  large cache           hits %llu, misses %llu, evictions %llu, purges %llu, cached %llu MiB\n",
-         u(s.cache.hits), u(s.cache.misses), u(s.cache.evictions), u(s.cache.purges), mib(s.cache.cached_bytes));
-  p.line("  segments              carved %llu, reused %llu, purged %llu, unmapped %llu, dirty %llu\n",
-         u(s.arena.segments_carved), u(s.arena.segments_reused), u(s.arena.segments_purged),
-         u(s.arena.segments_unmapped), u(s.arena.dirty));
-  p.line("  threads               heaps created %llu, segments abandoned %llu, adopted %llu\n",
-         u(s.heaps_created), u(s.segments_abandoned), u(s.segments_adopted));
-  p.line("  memory                reserved %llu MiB, committed %llu MiB, peak committed %llu MiB, peak RSS %llu MiB\n",
-         mib(s.memory.reserved), mib(s.memory.committed), mib(s.memory.peak_committed),
-         u(s.peak_rss_kib >> 10));
+  p.line("  %-16s hits %llu, misses %llu, evictions %llu, purges %llu, holding %s\n", "large cache",
+         u(s.cache.hits), u(s.cache.misses), u(s.cache.evictions), u(s.cache.purges), human(s.cache.cached_bytes, a));
+  p.line("  %-16s carved %llu, reused %llu, purged %llu, unmapped %llu; pooled: dirty %llu, clean %llu\n",
+         "segments", u(s.arena.segments_carved), u(s.arena.segments_reused), u(s.arena.segments_purged),
+         u(s.arena.segments_unmapped), u(s.arena.dirty), u(s.arena.clean));
+  p.line("  %-16s heaps created %llu, segments abandoned %llu, reclaimed %llu\n", "threads", u(s.heaps_created),
+         u(s.segments_abandoned), u(s.segments_adopted));
 }
 
-namespace {
 // TINYALLOC_SHOW_STATS=1: print at exit.  A destructor function, not atexit(),
-// which may allocate.
+// which may allocate; it runs after the program's atexit handlers, which is
+// why it prints to a duplicate of stderr (Globals::stats_fd).
 __attribute__((destructor)) void print_stats_at_exit() {
   if (detail::g_state.load(std::memory_order_acquire) == 2 && detail::g_globals->options.show_stats)
     stats_print(detail::g_globals->stats_fd);
 }
+
 }  // namespace
 
+void stats_print(int fd) noexcept { print_table(&write_fd, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd))); }
+
+void stats_print(Writer write, void* arg) noexcept {
+  if (write == nullptr) return stats_print(2);
+  print_table(write, arg);
+}
+
 }  // namespace tinyalloc
+
+// ---- C interface ---------------------------------------------------------------
+extern "C" {
+
+void ta_stats_get(ta_stats_t* out) {
+  using namespace tinyalloc;
+  Stats s;
+  stats_get(s);
+  *out = ta_stats_t{};
+  out->counting = s.counting ? 1 : 0;
+  out->class_count = size_class::kCount;
+  for (unsigned c = 0; c < size_class::kCount; ++c) {
+    out->classes[c].block_size = size_class::size_of(c);
+    out->classes[c].served = s.served[c];
+  }
+  out->small_served = s.small_total;
+  out->reserved = s.memory.reserved;
+  out->committed = s.memory.committed;
+  out->committed_peak = s.memory.peak_committed;
+  out->in_use_small = s.in_use_small;
+  out->in_use_large = s.in_use_large;
+  out->in_use = s.in_use_small + s.in_use_large;
+  out->peak_rss = s.peak_rss_kib << 10;
+  out->large_allocations = s.large.allocations;
+  out->large_frees = s.large.frees;
+  out->large_resized_in_place = s.large.in_place_resizes;
+  out->large_moved = s.large.moved_resizes;
+  out->cache_hits = s.cache.hits;
+  out->cache_misses = s.cache.misses;
+  out->cache_evictions = s.cache.evictions;
+  out->cache_purges = s.cache.purges;
+  out->cache_bytes = s.cache.cached_bytes;
+  out->segments_carved = s.arena.segments_carved;
+  out->segments_reused = s.arena.segments_reused;
+  out->segments_purged = s.arena.segments_purged;
+  out->segments_unmapped = s.arena.segments_unmapped;
+  out->segments_dirty = s.arena.dirty;
+  out->segments_clean = s.arena.clean;
+  out->segments_abandoned = s.segments_abandoned;
+  out->segments_reclaimed = s.segments_adopted;
+  out->heaps_created = s.heaps_created;
+}
+
+void ta_stats_print(ta_output_fn out, void* arg) { tinyalloc::stats_print(out, arg); }
+
+}  // extern "C"

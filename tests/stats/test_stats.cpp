@@ -1,0 +1,157 @@
+// The statistics C API: what ta_stats_get counts, and the table
+// ta_stats_print writes.  Everything here allocates through ta_* only, on
+// threads this test starts, so the counts it checks are exact.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+#include "tinyalloc.h"
+#include "tinyalloc/heap.hpp"
+
+namespace {
+
+constexpr std::size_t MiB = std::size_t{1} << 20;
+
+ta_stats_t snapshot() {
+  ta_stats_t s;
+  std::memset(&s, 0xAB, sizeof s);  // every field must be written
+  ta_stats_get(&s);
+  return s;
+}
+
+unsigned class_of(const ta_stats_t& s, std::size_t bytes) {
+  unsigned c = 0;
+  while (s.classes[c].block_size < bytes) ++c;
+  return c;
+}
+
+void collect(void* arg, const char* text) { static_cast<std::vector<std::string>*>(arg)->push_back(text); }
+
+}  // namespace
+
+TEST_CASE("the size-class table", "[stats]") {
+  const ta_stats_t s = snapshot();
+  REQUIRE(s.class_count == TA_STATS_CLASSES);
+  REQUIRE(s.classes[0].block_size == 8);
+  REQUIRE(s.classes[TA_STATS_CLASSES - 1].block_size == 32768);
+  for (unsigned c = 1; c < s.class_count; ++c) REQUIRE(s.classes[c].block_size > s.classes[c - 1].block_size);
+}
+
+TEST_CASE("per-class counts: exact, and merged from every thread", "[stats]") {
+  const ta_stats_t before = snapshot();
+  REQUIRE(before.counting == TINYALLOC_STATS);
+  const unsigned c100 = class_of(before, 100), c3000 = class_of(before, 3000);
+  std::vector<void*> here, there;
+  for (int i = 0; i < 1000; ++i) here.push_back(ta_malloc(100));
+  std::thread([&] {
+    for (int i = 0; i < 500; ++i) there.push_back(ta_malloc(3000));
+  }).join();
+  const ta_stats_t after = snapshot();
+  if (after.counting) {
+    REQUIRE(after.classes[c100].served - before.classes[c100].served == 1000);
+    REQUIRE(after.classes[c3000].served - before.classes[c3000].served == 500);
+    REQUIRE(after.small_served - before.small_served == 1500);
+  } else {
+    for (unsigned c = 0; c < after.class_count; ++c) REQUIRE(after.classes[c].served == 0);
+    REQUIRE(after.small_served == 0);
+  }
+  for (void* p : here) ta_free(p);
+  for (void* p : there) ta_free(p);
+}
+
+TEST_CASE("bytes reserved, committed and in use", "[stats]") {
+  const ta_stats_t before = snapshot();
+  void* big = ta_malloc(5 * MiB);
+  REQUIRE(big != nullptr);
+  std::vector<void*> small;
+  for (int i = 0; i < 4000; ++i) small.push_back(ta_malloc(200));  // ~800 KiB: several segments
+  const ta_stats_t during = snapshot();
+  REQUIRE(during.in_use == during.in_use_small + during.in_use_large);
+  REQUIRE(during.in_use_large - before.in_use_large >= 5 * MiB);
+  REQUIRE(during.in_use_large - before.in_use_large < 5 * MiB + 64 * 1024);  // header and page rounding only
+  REQUIRE(during.in_use_small >= 4000 * 200);
+  REQUIRE(during.in_use_small % (256 * 1024) == 0);  // whole segments
+  REQUIRE(during.reserved >= during.committed);
+  REQUIRE(during.committed >= during.in_use);
+  REQUIRE(during.committed_peak >= during.committed);
+  REQUIRE(during.peak_rss > 0);
+
+  ta_free(big);
+  const ta_stats_t after = snapshot();
+  REQUIRE(after.in_use_large == before.in_use_large);
+  REQUIRE(after.large_frees - before.large_frees == 1);
+  for (void* p : small) ta_free(p);
+}
+
+TEST_CASE("large cache hits and misses", "[stats]") {
+  if (tinyalloc::options().large != tinyalloc::LargeStrategy::Cached) return;  // the ctest run with TINYALLOC_LARGE=direct
+  const ta_stats_t before = snapshot();
+  for (int i = 0; i < 5; ++i) ta_free(ta_malloc(3 * MiB + 12345));
+  const ta_stats_t after = snapshot();
+  REQUIRE(after.large_allocations - before.large_allocations == 5);
+  REQUIRE(after.cache_hits - before.cache_hits >= 4);
+  REQUIRE(after.cache_hits + after.cache_misses - before.cache_hits - before.cache_misses == 5);
+}
+
+TEST_CASE("segments abandoned by an exiting thread are counted, and so is their reclaiming", "[stats]") {
+  const ta_stats_t before = snapshot();
+  std::vector<void*> left;
+  std::thread([&] {
+    for (int i = 0; i < 100; ++i) left.push_back(ta_malloc(4000));
+  }).join();  // exits with live blocks: its segments are abandoned
+  const ta_stats_t abandoned = snapshot();
+  REQUIRE(abandoned.segments_abandoned > before.segments_abandoned);
+  // A thread that needs a segment adopts the abandoned ones first.
+  std::thread([&] {
+    void* p = ta_malloc(24);
+    for (void* q : left) ta_free(q);
+    ta_free(p);
+  }).join();
+  const ta_stats_t reclaimed = snapshot();
+  REQUIRE(reclaimed.segments_reclaimed > before.segments_reclaimed);
+}
+
+TEST_CASE("ta_stats_print writes the table through a callback, in whole lines", "[stats]") {
+  void* p = ta_malloc(100);
+  std::vector<std::string> pieces;
+  ta_stats_print(&collect, &pieces);
+  ta_free(p);
+  REQUIRE(!pieces.empty());
+  std::string text;
+  for (const auto& piece : pieces) {
+    REQUIRE(!piece.empty());
+    REQUIRE(piece.back() == '\n');
+    text += piece;
+  }
+  INFO(text);
+  REQUIRE(text.rfind("tinyalloc statistics (pid " + std::to_string(getpid()) + ")\n", 0) == 0);
+  for (const char* row : {"\n  memory           reserved ", "\n  in use           ", "\n  large (", "\n  large cache      hits ",
+                          "\n  segments         carved ", "\n  threads          heaps created "})
+    REQUIRE(text.find(row) != std::string::npos);
+  if (TINYALLOC_STATS) {
+    REQUIRE(text.find("\n  small, all ") != std::string::npos);
+  } else {
+    REQUIRE(text.find("compiled out") != std::string::npos);
+  }
+}
+
+TEST_CASE("ta_stats_print with no callback writes to stderr", "[stats]") {
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  const int saved = dup(2);
+  dup2(fds[1], 2);
+  ta_stats_print(nullptr, nullptr);
+  dup2(saved, 2);
+  close(saved);
+  close(fds[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+  close(fds[0]);
+  REQUIRE(text.rfind("tinyalloc statistics", 0) == 0);
+}
