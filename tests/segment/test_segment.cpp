@@ -185,7 +185,7 @@ TEST_CASE("two segments use different keys") {
   SegmentMemory m1, m2;
   Segment* s1 = Segment::create(m1.p, 0, 64, true);
   Segment* s2 = Segment::create(m2.p, 0, 64, true);
-  REQUIRE(s1->front.codec.k0 != s2->front.codec.k0);
+  REQUIRE(s1->front.codec.key != s2->front.codec.key);
   REQUIRE(s1->cookie == header_cookie(s1));
   REQUIRE(s1->is_valid());
   REQUIRE(s1->cookie != s2->cookie);

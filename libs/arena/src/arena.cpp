@@ -22,13 +22,24 @@ void* Arena::carve() noexcept {
     }
     char* again = cursor_.load(std::memory_order_acquire);
     if (again == cur) {  // nobody installed a chunk meanwhile
-      char* chunk = static_cast<char*>(region::reserve(kChunkSize, kSegmentSize));
+      // Address space short (RLIMIT_AS, a full VM): smaller chunks, down to
+      // a single segment, so small blocks are served until memory really ends.
+      std::size_t size = kChunkSize;
+      char* chunk = nullptr;
+      for (; size >= kSegmentSize; size /= 4) {
+        chunk = static_cast<char*>(region::reserve(size, kSegmentSize));
+        if (chunk != nullptr) break;
+      }
+      if (chunk != nullptr && !segment_map::mark(chunk, size, true)) {
+        region::release(chunk, size);
+        chunk = nullptr;
+      }
       if (chunk == nullptr) {
         chunk_lock_.store(false, std::memory_order_release);
         return nullptr;
       }
       cursor_.store(nullptr, std::memory_order_release);  // stop carvers while end_ changes
-      end_.store(chunk + kChunkSize, std::memory_order_relaxed);
+      end_.store(chunk + size, std::memory_order_relaxed);
       cursor_.store(chunk, std::memory_order_release);
     }
     chunk_lock_.store(false, std::memory_order_release);
@@ -49,10 +60,27 @@ Arena::Grant Arena::acquire(unsigned size_class) noexcept {
     return {s, true};
   }
   void* fresh = carve();
-  if (fresh == nullptr) return {nullptr, false};
+  if (fresh == nullptr) {
+    // No address space left: an emptied segment of any other class will do.
+    for (auto& pool : dirty_) {
+      if (pool.pop(s)) {
+        dirty_count_.fetch_sub(1, std::memory_order_relaxed);
+        reused_.fetch_add(1, std::memory_order_relaxed);
+        return {s, false};
+      }
+    }
+    return {nullptr, false};
+  }
   carved_.fetch_add(1, std::memory_order_relaxed);
   region::commit(fresh, kSegmentSize, options_.prefault);
   return {fresh, true};
+}
+
+void Arena::unmap(Segment* s) noexcept {
+  // munmap of part of a chunk is fine on Linux; the window is no longer ours.
+  segment_map::mark(s, kSegmentSize, false);
+  region::release(s, kSegmentSize, false);
+  unmapped_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Arena::to_clean(Segment* s) noexcept {
@@ -61,11 +89,20 @@ void Arena::to_clean(Segment* s) noexcept {
   if (clean_.bounded_push(s)) {
     clean_count_.fetch_add(1, std::memory_order_relaxed);
   } else {
-    // A gigabyte of purged segments is already waiting: give this one's
-    // address space back too (munmap of part of a chunk is fine on Linux).
-    region::release(s, kSegmentSize, false);
-    unmapped_.fetch_add(1, std::memory_order_relaxed);
+    unmap(s);  // a gigabyte of purged segments is already waiting
   }
+}
+
+std::size_t Arena::trim() noexcept {
+  purge(0, /*force=*/true);
+  std::size_t n = 0;
+  Segment* s = nullptr;
+  while (clean_.pop(s)) {
+    clean_count_.fetch_sub(1, std::memory_order_relaxed);
+    unmap(s);
+    ++n;
+  }
+  return n;
 }
 
 void Arena::release(Segment* s, std::uint64_t now_ms) noexcept {

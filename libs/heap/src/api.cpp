@@ -19,6 +19,7 @@ std::size_t small_usable(Segment* s, const void* p) noexcept {
 }
 
 std::size_t usable(const void* p) noexcept {
+  if (!segment_map::contains(p)) report_misuse("malloc_usable_size(): pointer not allocated by tinyalloc", p);
   SegmentBase* h = Segment::header_of(p);
   if (h->kind == SegmentKind::Large) return large::LargeAllocator<large::DirectMap>::usable_size(p);
   return small_usable(static_cast<Segment*>(h), p);
@@ -35,14 +36,16 @@ void* heap_calloc(std::size_t count, std::size_t size) noexcept {
   if (n <= size_class::kMaxSmall) {
     // Fresh blocks of a segment that came zeroed from the OS need only their
     // free-list word cleared.
-    AllocFront* f = detail::tl_heap->current[size_class::of(n)];
+    AllocFront* f = detail::tl_heap->classes[size_class::of(n)].current;
     const bool fresh = f->free != nullptr && Segment::of(f)->free_is_zero;
-    void* p = heap_malloc(n);
+    void* p = detail::malloc_block(n);
     if (p != nullptr) std::memset(p, 0, fresh ? sizeof(Block) : n);
+    track::allocated(p, n, true);
     return p;
   }
-  void* p = heap_malloc(n);
+  void* p = detail::malloc_block(n);
   if (p != nullptr && !large::LargeAllocator<large::DirectMap>::was_zero(p)) std::memset(p, 0, n);
+  track::allocated(p, n, true);
   return p;
 }
 
@@ -52,17 +55,20 @@ void* heap_realloc(void* p, std::size_t size) noexcept {
     heap_free(p);
     return nullptr;
   }
+  if (!segment_map::contains(p)) report_misuse("realloc(): invalid pointer (not allocated by tinyalloc)", p);
   SegmentBase* h = Segment::header_of(p);
   std::size_t have;
+  // Under valgrind every realloc moves, so memcheck always knows the exact
+  // size of a block (as valgrind's own realloc does).
   if (h->kind == SegmentKind::Large) {
-    if (size > size_class::kMaxSmall) {
+    if (size > size_class::kMaxSmall && !track::kEnabled) {
       if (void* q = detail::globals().large.resize(p, size)) return q;
     }
     have = large::LargeAllocator<large::DirectMap>::usable_size(p);
   } else {
     have = small_usable(static_cast<Segment*>(h), p);
     // In place while it fits and would not waste more than half the block.
-    if (size <= have && size >= have / 2) return p;
+    if (size <= have && size >= have / 2 && !track::kEnabled) return p;
   }
   void* q = heap_malloc(size);
   if (q == nullptr) return nullptr;  // errno set; p untouched
@@ -83,13 +89,16 @@ void* heap_aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
   // Small: over-allocate within a size class and hand out the aligned address
   // inside the block; the segment is flagged so free() finds the block start.
   if (alignment < kSegmentSize / 8 && size <= size_class::kMaxSmall - alignment) {
-    char* block = static_cast<char*>(heap_malloc(size + alignment - 16));
+    char* block = static_cast<char*>(detail::malloc_block(size + alignment - 16));
     if (block == nullptr) return nullptr;
     char* aligned = reinterpret_cast<char*>(region::align_up(reinterpret_cast<std::uintptr_t>(block), alignment));
     if (aligned != block) Segment::of(block)->set_flag(kHasAligned, true);
+    track::allocated(aligned, size, false);
     return aligned;
   }
-  return detail::globals().large.allocate(size, alignment);
+  void* p = detail::large_allocate(detail::globals(), size, alignment);
+  track::allocated(p, size, false);
+  return p;
 }
 
 int heap_posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept {

@@ -14,7 +14,7 @@ constinit AllocFront g_empty_front{};
 namespace {
 template <std::size_t... I>
 constexpr HeapFront make_empty_heap(std::index_sequence<I...>) {
-  return HeapFront{{((void)I, &g_empty_front)...}, {}};
+  return HeapFront{{ClassFront{((void)I, &g_empty_front), {}}...}};
 }
 }  // namespace
 
@@ -25,17 +25,17 @@ namespace {
 
 Heap* as_heap(HeapFront* f) noexcept { return static_cast<Heap*>(f); }
 
-/// Invariant: current[c] is the front of queues[c].available, or the empty front.
+/// Invariant: classes[c].current is the front of queues[c].available, or the empty front.
 void set_current(Heap* h, unsigned c) noexcept {
   Segment* s = h->queues[c].front();
-  h->current[c] = s != nullptr ? &s->front : &g_empty_front;
+  h->classes[c].current = s != nullptr ? &s->front : &g_empty_front;
 }
 
 Heap* heap_create(Globals& g) noexcept {
   Heap* h = g.heaps.acquire();
   if (h == nullptr) return nullptr;
   for (unsigned c = 0; c < size_class::kCount; ++c) {
-    h->current[c] = &g_empty_front;
+    h->classes[c].current = &g_empty_front;
     ::new (&h->queues[c]) ClassQueue();
   }
   h->owner = thread_id();
@@ -100,8 +100,13 @@ void collect_remote_frees(Globals& g, Heap* h) noexcept {
 }
 
 Segment* fresh_segment(Globals& g, Heap* h, unsigned c) noexcept {
-  const Arena::Grant grant = g.arena.acquire(c);
-  if (grant.memory == nullptr) return nullptr;
+  Arena::Grant grant = g.arena.acquire(c);
+  if (grant.memory == nullptr) {
+    // Out of address space: what the large cache holds is free memory too.
+    g.cached.strategy().flush();
+    grant = g.arena.acquire(c);
+    if (grant.memory == nullptr) return nullptr;
+  }
   Segment* s = Segment::create(grant.memory, static_cast<std::uint8_t>(c), size_class::size_of(c), grant.zero);
   s->heap.store(h, std::memory_order_relaxed);
   s->owner_flags.store(h->owner, std::memory_order_release);
@@ -138,8 +143,8 @@ void* alloc_small(Globals& g, Heap* h, unsigned c) noexcept {
       continue;
     }
     if (s->refill()) {
-      h->current[c] = &s->front;
-      h->served[c].store(h->served[c].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      h->classes[c].current = &s->front;
+      h->classes[c].count();
       return s->front.pop();
     }
     q.mark_full(*s);
@@ -149,9 +154,17 @@ void* alloc_small(Globals& g, Heap* h, unsigned c) noexcept {
 
 }  // namespace
 
+void* large_allocate(Globals& g, std::size_t size, std::size_t alignment) noexcept {
+  void* p = g.large.allocate(size, alignment);
+  // Out of address space: pooled small segments hold some; give it back.
+  if (p == nullptr && size <= large::LargeAllocator<large::DirectMap>::kMaxSize && g.arena.trim() != 0)
+    p = g.large.allocate(size, alignment);
+  return p;
+}
+
 void* malloc_slow(std::size_t size) noexcept {
   Globals& g = globals();
-  if (size > size_class::kMaxSmall) return g.large.allocate(size, 16);
+  if (size > size_class::kMaxSmall) return large_allocate(g, size, 16);
   HeapFront* f = tl_heap;
   Heap* h = f == &g_empty_heap ? heap_create(g) : as_heap(f);
   if (h == nullptr) {
@@ -190,7 +203,7 @@ void free_suspect(Segment* s, Block* b) noexcept {
 }
 
 void free_slow(SegmentBase* header, void* p) noexcept {
-  if (header->cookie != header_cookie(header))
+  if (!segment_map::contains(p) || header->cookie != header_cookie(header))
     report_misuse("free(): invalid pointer (not allocated by tinyalloc)", p);
   switch (header->kind) {
     case SegmentKind::Large:
@@ -246,7 +259,7 @@ void heap_abandon(Heap* h) noexcept {
       s->owner_flags.store(s->flags() & kHasAligned, std::memory_order_release);
       g.abandoned.push(s);
     }
-    h->current[c] = &g_empty_front;
+    h->classes[c].current = &g_empty_front;
   }
   tl_heap = &g_empty_heap;
   g.heaps.release(h);

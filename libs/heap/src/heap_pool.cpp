@@ -22,7 +22,7 @@ Heap* HeapPool::acquire() noexcept {
   ++created_;
   Heap* h = &chunks_->heaps()[chunks_->used];
   // Zero the counters once; a recycled heap keeps counting where it was.
-  for (auto& s : h->served) s.store(0, std::memory_order_relaxed);
+  for (auto& k : h->classes) k.served.store(0, std::memory_order_relaxed);
   ++chunks_->used;
   return h;
 }

@@ -60,9 +60,10 @@ TA_EXPORT size_t malloc_usable_size(void* p) noexcept { return heap_usable_size(
 namespace {
 
 // operator new: loop through the new-handler as the standard says, then throw.
+// alignment 0: a plain new; otherwise the align_val_t it was given.
 [[gnu::noinline]] void* new_slow(std::size_t size, std::size_t alignment, bool nothrow) {
   for (;;) {
-    void* p = alignment <= 16 ? heap_malloc(size) : heap_aligned_alloc(alignment, size);
+    void* p = alignment == 0 ? heap_malloc(size) : heap_aligned_alloc(alignment, size);
     if (p != nullptr) return p;
     std::new_handler handler = std::get_new_handler();
     if (handler == nullptr) {
@@ -83,7 +84,7 @@ namespace {
 
 inline void* new_fast(std::size_t size) {
   void* p = heap_malloc(size);
-  return __builtin_expect(p != nullptr, 1) ? p : new_slow(size, 16, false);
+  return __builtin_expect(p != nullptr, 1) ? p : new_slow(size, 0, false);
 }
 
 inline void* new_aligned(std::size_t size, std::align_val_t al, bool nothrow) {
@@ -100,11 +101,11 @@ TA_CXX void* operator new(std::size_t n) { return new_fast(n); }
 TA_CXX void* operator new[](std::size_t n) { return new_fast(n); }
 TA_CXX void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
   void* p = heap_malloc(n);
-  return p != nullptr ? p : new_slow(n, 16, true);
+  return p != nullptr ? p : new_slow(n, 0, true);
 }
 TA_CXX void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
   void* p = heap_malloc(n);
-  return p != nullptr ? p : new_slow(n, 16, true);
+  return p != nullptr ? p : new_slow(n, 0, true);
 }
 TA_CXX void* operator new(std::size_t n, std::align_val_t a) { return new_aligned(n, a, false); }
 TA_CXX void* operator new[](std::size_t n, std::align_val_t a) { return new_aligned(n, a, false); }

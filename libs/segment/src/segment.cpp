@@ -51,13 +51,13 @@ void report_misuse(const char* what, const void* p) noexcept {
 
 Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t block_size,
                          bool zero) noexcept {
+  track::reclaimed(static_cast<char*>(memory) + kFirstBlock, kSegmentSize - kFirstBlock);
   Segment* s = ::new (memory) Segment;
   s->owner_flags.store(0, std::memory_order_relaxed);
   s->kind = SegmentKind::Small;
   s->cookie = header_cookie(s);
   s->front = AllocFront{};
-  const std::uint64_t k = mix(process_secret() ^ reinterpret_cast<std::uintptr_t>(s));
-  s->front.codec = LinkCodec{k, mix(k) | 1};
+  s->front.codec = LinkCodec{mix(process_secret() ^ reinterpret_cast<std::uintptr_t>(s)) | 1};
   s->local_free = nullptr;
   s->block_size = block_size;
   s->capacity = static_cast<std::uint32_t>((kSegmentSize - kFirstBlock) / block_size);

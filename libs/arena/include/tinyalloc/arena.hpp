@@ -76,6 +76,11 @@ class Arena {
   /// the work, others return at once.
   void purge(std::uint64_t now_ms, bool force = false) noexcept;
 
+  /// Give the address space of every pooled segment back to the OS (after
+  /// decommitting the dirty ones): for when address space itself runs out,
+  /// e.g. under RLIMIT_AS.  Returns the number of segments unmapped.
+  std::size_t trim() noexcept;
+
   /// Hold the arena's two internal flags (chunk installation, purge) across
   /// fork(), so the child never inherits one held by a thread that is gone.
   void lock() noexcept;
@@ -90,6 +95,7 @@ class Arena {
 
   void* carve() noexcept;
   void to_clean(Segment* s) noexcept;
+  void unmap(Segment* s) noexcept;
 
   ArenaOptions options_;
   Pool<kDirtyCapacity> dirty_[size_class::kCount];

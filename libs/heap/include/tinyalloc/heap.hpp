@@ -22,8 +22,10 @@
 //           always empty, so its first malloc falls into the slow path.
 //   free:   mask the pointer to its header; if the owner word equals this
 //           thread's id (and so no flag is set), push onto local_free.
-//           Hardened builds first check, without a division or a list walk,
-//           that p is a block start and does not look already free.
+//           Hardened (default): a block freed twice in a row is caught with
+//           one compare; checked-free builds also verify, without a division
+//           or a list walk, that p is tinyalloc's, a block start, and not
+//           already free.  Slow paths always verify all of that.
 #pragma once
 
 #include <atomic>
@@ -50,14 +52,26 @@ inline std::uintptr_t thread_id() noexcept {
 #endif
 }
 
+/// One size class as the malloc fast path sees it.  The counter sits beside
+/// the pointer so counting writes the cache line the lookup just read.
+struct ClassFront {
+  /// The front of the segment this heap allocates from, or the shared empty
+  /// front (free == nullptr) when it has none.  Owner only.
+  AllocFront* current;
+  /// Blocks served (statistics).  Written by the owner with plain load+store
+  /// (no RMW); read by anyone merging statistics.
+  std::atomic<std::uint64_t> served;
+
+  void count() noexcept {
+#if !defined(TINYALLOC_STATS) || TINYALLOC_STATS
+    served.store(served.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+#endif
+  }
+};
+
 /// What the malloc fast path reads.
 struct HeapFront {
-  /// Per class: the front of the segment this heap allocates from, or the
-  /// shared empty front (free == nullptr) when it has none.  Owner only.
-  AllocFront* current[size_class::kCount];
-  /// Per class: blocks served (statistics).  Written by the owner with plain
-  /// load+store (no RMW); read by anyone printing statistics.
-  std::atomic<std::uint64_t> served[size_class::kCount];
+  ClassFront classes[size_class::kCount];
 };
 
 /// A thread's heap.
@@ -85,37 +99,55 @@ void segment_emptied(Segment* s) noexcept;
 /// The owner frees b, which failed a cheap check: report the misuse, or (a
 /// false alarm) complete the free.
 void free_suspect(Segment* s, Block* b) noexcept;
-}  // namespace detail
 
-inline void* heap_malloc(std::size_t size) noexcept {
+// The fast paths proper.  heap_malloc / heap_free below add only the valgrind
+// announcements, which vanish unless TINYALLOC_VALGRIND is set.
+inline void* malloc_block(std::size_t size) noexcept {
   if (__builtin_expect(size <= size_class::kMaxSmall, 1)) {
     HeapFront* h = detail::tl_heap;
     const unsigned c = size_class::of(size);
-    AllocFront* f = h->current[c];
+    ClassFront& k = h->classes[c];
+    AllocFront* f = k.current;
     if (__builtin_expect(f->free != nullptr, 1)) {
-#if !defined(TINYALLOC_STATS) || TINYALLOC_STATS
-      h->served[c].store(h->served[c].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-#endif
+      k.count();
       return f->pop();
     }
   }
   return detail::malloc_slow(size);
 }
 
-inline void heap_free(void* p) noexcept {
+inline void free_block(void* p) noexcept {
   if (__builtin_expect(p == nullptr, 0)) return;
+  if constexpr (kCheckedFree) {
+    if (__builtin_expect(!segment_map::contains(p), 0))
+      report_misuse("free(): invalid pointer (not allocated by tinyalloc)", p);
+  }
   SegmentBase* header = Segment::header_of(p);
   if (__builtin_expect(header->owner_flags.load(std::memory_order_relaxed) == thread_id(), 1)) {
     Segment* s = static_cast<Segment*>(header);
     Block* b = static_cast<Block*>(p);
-    if constexpr (kHardened) {
-      if (__builtin_expect(!s->is_block_start_fast(b) || s->looks_free(b), 0)) return detail::free_suspect(s, b);
+    if constexpr (kCheckedFree) {
+      if (__builtin_expect(!s->is_block_start_fast(b) || s->looks_free(b), 0)) return free_suspect(s, b);
+    } else if constexpr (kHardened) {
+      if (__builtin_expect(b == s->local_free, 0)) return free_suspect(s, b);  // freed twice in a row
     }
     s->push_local(b);
-    if (__builtin_expect(--s->front.used == 0, 0)) detail::segment_emptied(s);
+    if (__builtin_expect(--s->front.used == 0, 0)) segment_emptied(s);
     return;
   }
-  detail::free_slow(header, p);
+  free_slow(header, p);
+}
+}  // namespace detail
+
+inline void* heap_malloc(std::size_t size) noexcept {
+  void* p = detail::malloc_block(size);
+  track::allocated(p, size, false);
+  return p;
+}
+
+inline void heap_free(void* p) noexcept {
+  track::freed(p);
+  detail::free_block(p);
 }
 
 // The rest of the family (heap.cpp / api.cpp).  Errors set errno as POSIX says.

@@ -147,6 +147,11 @@ class LargeAllocator {
     }
     char* user = m.base + offset;
     auto* h = header(user);
+    if (!segment_map::mark(h, 1, true)) {
+      strategy_.give_back(m);
+      errno = ENOMEM;
+      return nullptr;
+    }
     h->owner_flags.store(0, std::memory_order_relaxed);
     h->kind = SegmentKind::Large;
     h->cookie = header_cookie(h);
@@ -163,6 +168,7 @@ class LargeAllocator {
     LargeHeader* h = header(p);
     const Mapping m{h->base, h->mapped, false};
     h->kind = SegmentKind::Free;
+    segment_map::mark(h, 1, false);
     frees_.fetch_add(1, std::memory_order_relaxed);
     live_bytes_.fetch_sub(m.size, std::memory_order_relaxed);
     strategy_.give_back(m);
@@ -197,7 +203,9 @@ class LargeAllocator {
       return nullptr;
     }
     region::commit(target + old, grown - old);  // accounting: the new tail is in use
+    segment_map::mark(h, 1, false);
     h = header(target + kHeaderRoom);
+    segment_map::mark(h, 1, true);
     h->cookie = header_cookie(h);  // the cookie is bound to the header's address
     h->base = target;
     h->mapped = grown;

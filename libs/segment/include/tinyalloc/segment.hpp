@@ -1,9 +1,9 @@
 // tinyalloc::segment — size-aligned blocks of address space whose header is
 // found from any interior pointer by masking the address.
 //
-// Layer 1: depends only on Boost.Intrusive (the hook a queue links segments
-// with).  Knows nothing of size classes, heaps, arenas or the OS: it lays out
-// memory someone else reserved.
+// Layer 1: depends on tinyalloc::region (memory for the segment map) and
+// Boost.Intrusive (the hook a queue links segments with).  Knows nothing of
+// size classes, heaps or arenas: it lays out memory someone else reserved.
 //
 // Geometry (the one number the whole allocator is built around):
 //
@@ -29,7 +29,6 @@
 #pragma once
 
 #include <atomic>
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -60,6 +59,52 @@ inline constexpr std::uintptr_t kFlagMask = 63;
 #define TINYALLOC_HARDENED 1
 #endif
 inline constexpr bool kHardened = TINYALLOC_HARDENED != 0;
+// Checked free (-DTINYALLOC_CHECKED_FREE=1, implies hardened): the owner's
+// free fast path also verifies the pointer against the segment map, the
+// block grid and the free lists, catching delayed double frees and foreign
+// or interior pointers that the default build only catches on slow paths.
+#ifndef TINYALLOC_CHECKED_FREE
+#define TINYALLOC_CHECKED_FREE 0
+#endif
+inline constexpr bool kCheckedFree = kHardened && TINYALLOC_CHECKED_FREE != 0;
+
+// Valgrind (-DTINYALLOC_VALGRIND=1): blocks are announced to memcheck with
+// client requests, so it reports a program's leaks and use-after-free with
+// tinyalloc as the allocator.  A freed block is no-access to the program but
+// for its first word, the free-list link tinyalloc itself reads and writes.
+#ifndef TINYALLOC_VALGRIND
+#define TINYALLOC_VALGRIND 0
+#endif
+}  // namespace tinyalloc
+#if TINYALLOC_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
+namespace tinyalloc::track {
+inline constexpr bool kEnabled = TINYALLOC_VALGRIND != 0;
+/// p (n bytes) was handed to the program.
+inline void allocated([[maybe_unused]] const void* p, [[maybe_unused]] std::size_t n,
+                      [[maybe_unused]] bool zeroed) noexcept {
+#if TINYALLOC_VALGRIND
+  if (p != nullptr) VALGRIND_MALLOCLIKE_BLOCK(p, n, 0, zeroed);
+#endif
+}
+/// The program gave p back.
+inline void freed([[maybe_unused]] const void* p) noexcept {
+#if TINYALLOC_VALGRIND
+  if (p != nullptr) {
+    VALGRIND_FREELIKE_BLOCK(p, 0);
+    VALGRIND_MAKE_MEM_DEFINED(p, sizeof(std::uintptr_t));
+  }
+#endif
+}
+/// Memory that is the allocator's again (a recycled segment's blocks).
+inline void reclaimed([[maybe_unused]] const void* p, [[maybe_unused]] std::size_t n) noexcept {
+#if TINYALLOC_VALGRIND
+  VALGRIND_MAKE_MEM_DEFINED(p, n);
+#endif
+}
+}  // namespace tinyalloc::track
+namespace tinyalloc {
 
 /// A free block: the link to the next free block lives inside the block,
 /// encoded (LinkCodec), so a use-after-free write of a chosen address decodes
@@ -68,17 +113,18 @@ struct Block {
   std::uintptr_t link;
 };
 
-/// Per-segment keys for free-list links (mimalloc's "encoded free list").
-/// Both keys derive from a process secret and the segment's address.
+/// Per-segment key for free-list links (the idea of mimalloc's encoded free
+/// list, in its cheapest form: one XOR each way).  The key derives from a
+/// process secret and the segment's address, so a program that writes an
+/// address into a freed block without first reading one out cannot choose
+/// where the list leads; the pop check then refuses the garbage.
 struct LinkCodec {
-  std::uintptr_t k0 = 0, k1 = 0;
+  std::uintptr_t key = 0;
   std::uintptr_t encode(const Block* next) const noexcept {
-    if constexpr (!kHardened) return reinterpret_cast<std::uintptr_t>(next);
-    return std::rotl(reinterpret_cast<std::uintptr_t>(next) ^ k0, static_cast<int>(k1 & 63)) + k1;
+    return reinterpret_cast<std::uintptr_t>(next) ^ (kHardened ? key : 0);
   }
   Block* decode(std::uintptr_t link) const noexcept {
-    if constexpr (!kHardened) return reinterpret_cast<Block*>(link);
-    return reinterpret_cast<Block*>(std::rotr(link - k1, static_cast<int>(k1 & 63)) ^ k0);
+    return reinterpret_cast<Block*>(link ^ (kHardened ? key : 0));
   }
 };
 
@@ -101,6 +147,27 @@ struct SegmentBase {
   /// masked address holds anything else was not allocated by tinyalloc.
   std::uint32_t cookie;
 };
+
+/// Which segment-sized windows of the address space hold a tinyalloc header:
+/// one bit per 256 KiB window, in a bitmap reserved once (64 MiB of address
+/// space for 47-bit user space, touched only where tinyalloc has memory).
+/// free() consults it before reading a header, so a pointer from another
+/// allocator, the stack or an unmapped page is reported instead of followed.
+/// Marking is an atomic OR (slow paths); the test is two loads.
+namespace segment_map {
+inline constexpr unsigned kAddressBits = 47;
+extern std::atomic<std::uint64_t*> g_bits;
+/// Mark (or clear) every window that starts in [p, p + bytes).  False if the
+/// map could not be reserved.
+bool mark(const void* p, std::size_t bytes, bool on) noexcept;
+/// The window holding header_of(p) is tinyalloc's.
+inline bool contains(const void* p) noexcept {
+  const std::uintptr_t w = (reinterpret_cast<std::uintptr_t>(p) - 1) >> kSegmentShift;
+  const std::uint64_t* bits = g_bits.load(std::memory_order_relaxed);
+  if (bits == nullptr || w >= (std::uintptr_t{1} << (kAddressBits - kSegmentShift))) return false;
+  return (__atomic_load_n(&bits[w >> 6], __ATOMIC_RELAXED) >> (w & 63)) & 1;
+}
+}  // namespace segment_map
 
 /// A secret drawn once per process (getrandom), never 0.
 std::uint64_t process_secret() noexcept;
