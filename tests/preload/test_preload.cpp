@@ -1,4 +1,5 @@
-// Real programs under LD_PRELOAD=libtinyalloc.so.
+// Real programs under LD_PRELOAD=libtinyalloc.so: python3, sort, git, sqlite3
+// and the C++ compiler.
 //
 // Each workload runs once without the preload (the baseline) and once per
 // large-allocation strategy with LD_PRELOAD, TINYALLOC_SHOW_STATS=1 and
@@ -437,4 +438,116 @@ TEST_CASE("git: build a repository and inspect it", "[preload][git]") {
   }
   const std::string& log = outputs[1 + 2 * commits];
   REQUIRE(std::count(log.begin(), log.end(), '\n') > 300);
+}
+
+TEST_CASE("sqlite3: a few thousand inserts and queries", "[preload][sqlite]") {
+  TempDir tmp;
+  {
+    Result which = run({"sh", "-c", "command -v sqlite3"}, tmp.path, {}, kBaseline, tmp.path);
+    INFO("sqlite3 is not installed: scripts/deps.sh sqlite3 (or scripts/ci_reliability.sh) installs it");
+    REQUIRE(which.ok());
+  }
+  // Deterministic data: 4000 rows in three tables, inserted one statement at
+  // a time, then indexes, updates, deletes and queries whose output is
+  // fully ordered.
+  std::mt19937_64 rng(4242);
+  std::ostringstream sql;
+  sql << ".bail on\n.mode list\n.headers off\n"
+         "CREATE TABLE customer(id INTEGER PRIMARY KEY, name TEXT, city TEXT, score REAL);\n"
+         "CREATE TABLE item(id INTEGER PRIMARY KEY, title TEXT, price INTEGER, tags TEXT);\n"
+         "CREATE TABLE orders(id INTEGER PRIMARY KEY, customer INTEGER, item INTEGER, qty INTEGER, note TEXT);\n"
+         "BEGIN;\n";
+  const char* cities[] = {"Lyon", "Oslo", "Lima", "Pune", "Kobe", "Graz", "Cork", "Bari"};
+  for (int i = 1; i <= 800; ++i)
+    sql << "INSERT INTO customer VALUES(" << i << ",'customer " << i << std::string(rng() % 30, 'x') << "','"
+        << cities[rng() % 8] << "'," << (rng() % 100000) / 100.0 << ");\n";
+  for (int i = 1; i <= 700; ++i) {
+    sql << "INSERT INTO item VALUES(" << i << ",'item " << (rng() % 100000) << "'," << rng() % 5000 << ",'";
+    for (int t = 0, n = static_cast<int>(rng() % 6); t < n; ++t) sql << "t" << rng() % 40 << ' ';
+    sql << "');\n";
+  }
+  sql << "COMMIT;\n";
+  for (int i = 1; i <= 2500; ++i) {
+    if (i % 500 == 1) sql << "BEGIN;\n";
+    sql << "INSERT INTO orders VALUES(" << i << "," << 1 + rng() % 800 << "," << 1 + rng() % 700 << ","
+        << 1 + rng() % 9 << ",'" << std::string(rng() % 200, static_cast<char>('a' + rng() % 26)) << "');\n";
+    if (i % 500 == 0) sql << "COMMIT;\n";
+  }
+  sql << "CREATE INDEX orders_customer ON orders(customer);\n"
+         "CREATE INDEX item_price ON item(price);\n"
+         "UPDATE customer SET score = score * 1.5 WHERE city IN ('Oslo','Kobe');\n"
+         "DELETE FROM orders WHERE qty = 9 AND item % 7 = 0;\n"
+         "SELECT count(*), sum(qty), max(length(note)) FROM orders;\n"
+         "SELECT city, count(*), round(avg(score), 3) FROM customer GROUP BY city ORDER BY city;\n"
+         "SELECT c.id, c.name, sum(o.qty * i.price) AS spent FROM orders o JOIN customer c ON c.id = o.customer "
+         "JOIN item i ON i.id = o.item GROUP BY c.id ORDER BY spent DESC, c.id LIMIT 40;\n"
+         "SELECT i.title, count(o.id) FROM item i LEFT JOIN orders o ON o.item = i.id GROUP BY i.id "
+         "HAVING count(o.id) > 4 ORDER BY count(o.id) DESC, i.id;\n"
+         "SELECT id, title FROM item WHERE tags LIKE '%t7 %' ORDER BY price, id;\n"
+         "WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 300) "
+         "SELECT k, (SELECT count(*) FROM orders WHERE customer = k) FROM n ORDER BY k;\n"
+         "SELECT group_concat(name, ';') FROM (SELECT name FROM customer WHERE score > 900 ORDER BY id);\n"
+         "SELECT json_group_array(json_object('id', id, 'p', price)) FROM (SELECT * FROM item ORDER BY id LIMIT 200);\n"
+         "SELECT customer, group_concat(substr(note, 1, 10), '|') FROM (SELECT * FROM orders ORDER BY id) "
+         "GROUP BY customer ORDER BY customer LIMIT 300;\n"
+         "VACUUM;\n"
+         "PRAGMA integrity_check;\n";
+  write_file(tmp.path / "work.sql", sql.str());
+
+  // An in-memory database, and an on-disk one (recreated for every run).
+  const std::vector<std::string> memory = {"sqlite3", "-batch", ":memory:", ".read work.sql"};
+  const std::vector<std::string> disk = {"sqlite3", "-batch", "db.sqlite", ".read work.sql"};
+  const Env env = {{"LC_ALL", "C"}, {"HOME", tmp.path.string()}};
+  const Result base = run_baseline(memory, tmp.path, env, tmp.path);
+  INFO("baseline output:\n" << tail(base.out, 600));
+  REQUIRE(base.out.size() > 20000);
+  REQUIRE(base.out.substr(base.out.size() - 3) == "ok\n");  // integrity_check
+  for (const Mode& m : kPreloaded) run_and_compare(memory, tmp.path, env, m, tmp.path, base.out);
+  for (const Mode& m : kPreloaded) {
+    fs::remove(tmp.path / "db.sqlite");
+    run_and_compare(disk, tmp.path, env, m, tmp.path, base.out);
+  }
+}
+
+TEST_CASE("the C++ compiler on a sizeable generated translation unit", "[preload][cxx]") {
+  TempDir tmp;
+  // 120 class templates, each instantiated twice, with maps, strings,
+  // sorting, std::function and std::regex: tens of thousands of lines after
+  // preprocessing and a few hundred MB of compiler allocations at -O1.
+  std::ostringstream src;
+  src << "#include <algorithm>\n#include <functional>\n#include <map>\n#include <memory>\n#include <numeric>\n"
+         "#include <regex>\n#include <sstream>\n#include <string>\n#include <vector>\n#include <cstdio>\n";
+  constexpr int kUnits = 120;
+  for (int i = 0; i < kUnits; ++i) {
+    src << "template <typename T> struct Unit" << i << " {\n"
+        << "  std::map<std::string, std::vector<T>> table;\n"
+        << "  std::function<T(T)> step = [](T x) { return x * " << (i % 7 + 2) << " + " << i << "; };\n"
+        << "  T run(int n) {\n"
+        << "    for (int k = 0; k < n; ++k) table[\"key\" + std::to_string(k % " << (i % 5 + 3)
+        << ")].push_back(step(static_cast<T>(k)));\n"
+        << "    T sum{};\n"
+        << "    for (auto& [name, v] : table) { std::sort(v.begin(), v.end()); sum += std::accumulate(v.begin(), "
+           "v.end(), T{}) + static_cast<T>(name.size()); }\n"
+        << "    std::ostringstream os; os << sum << \"-u" << i << "\";\n"
+        << "    static const std::regex re(\"([0-9]+)-u(\\\\d+)\");\n"
+        << "    std::smatch m; std::string s = os.str();\n"
+        << "    if (std::regex_match(s, m, re)) sum += static_cast<T>(m[2].str().size());\n"
+        << "    return sum;\n  }\n};\n"
+        << "long long use" << i << "() { return Unit" << i << "<long long>{}.run(" << (i % 13 + 5)
+        << ") + static_cast<long long>(Unit" << i << "<double>{}.run(" << (i % 11 + 3) << ")); }\n";
+  }
+  src << "int main() {\n  long long total = 0;\n";
+  for (int i = 0; i < kUnits; ++i) src << "  total += use" << i << "();\n";
+  src << "  std::printf(\"%lld\\n\", total);\n}\n";
+  write_file(tmp.path / "gen.cpp", src.str());
+
+  // The compiler's whole output (assembly) on stdout; -frandom-seed pins the
+  // one input GCC would otherwise take from the clock and pid.
+  const std::vector<std::string> argv = {TINYALLOC_CXX, "-std=c++17", "-O1", "-frandom-seed=tinyalloc",
+                                         "-S", "-o", "-", "gen.cpp"};
+  const Env env = {{"LC_ALL", "C"}, {"TMPDIR", tmp.path.string()}};
+  const Result base = run_baseline(argv, tmp.path, env, tmp.path);
+  INFO("baseline assembly: " << base.out.size() << " bytes");
+  REQUIRE(base.out.size() > 1000000);
+  for (const Mode& m : kPreloaded) run_and_compare(argv, tmp.path, env, m, tmp.path, base.out);
 }
