@@ -40,12 +40,12 @@ void* heap_calloc(std::size_t count, std::size_t size) noexcept {
     const bool fresh = f->free != nullptr && Segment::of(f)->free_is_zero;
     void* p = detail::malloc_block(n);
     if (p != nullptr) std::memset(p, 0, fresh ? sizeof(Block) : n);
-    track::allocated(p, n, true);
+    detail::announce(p, true);
     return p;
   }
   void* p = detail::malloc_block(n);
   if (p != nullptr && !large::LargeAllocator<large::DirectMap>::was_zero(p)) std::memset(p, 0, n);
-  track::allocated(p, n, true);
+  detail::announce(p, true);
   return p;
 }
 
@@ -93,11 +93,11 @@ void* heap_aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
     if (block == nullptr) return nullptr;
     char* aligned = reinterpret_cast<char*>(region::align_up(reinterpret_cast<std::uintptr_t>(block), alignment));
     if (aligned != block) Segment::of(block)->set_flag(kHasAligned, true);
-    track::allocated(aligned, size, false);
+    detail::announce(aligned, false);
     return aligned;
   }
   void* p = detail::large_allocate(detail::globals(), size, alignment);
-  track::allocated(p, size, false);
+  detail::announce(p, false);
   return p;
 }
 

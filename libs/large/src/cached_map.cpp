@@ -67,7 +67,10 @@ Mapping CachedMap::obtain(std::size_t bytes, std::size_t alignment) noexcept {
 }
 
 void CachedMap::give_back(const Mapping& m) noexcept {
-  if (m.size > options_.max_bytes) {  // would evict everything else: not worth keeping
+  // A block of exactly the budget maps a page or two more (its header): keep
+  // it; the resident bound below decommits it if it must.  Anything larger
+  // would evict everything else: not worth keeping.
+  if (options_.max_bytes == 0 || m.size > options_.max_bytes + kSegmentSize) {
     region::release(m.base, m.size, true);
     return;
   }

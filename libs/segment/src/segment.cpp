@@ -72,11 +72,12 @@ Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t bl
   return s;
 }
 
-bool Segment::is_block_start(const void* p) noexcept {
+bool Segment::is_block_start(const void* p) const noexcept {
+  const char* first = reinterpret_cast<const char*>(this) + kFirstBlock;
   const char* c = static_cast<const char*>(p);
-  if (c < first_block()) return false;
-  const std::size_t off = static_cast<std::size_t>(c - first_block());
-  return off % block_size == 0 && off / block_size < extended;
+  if (c < first) return false;
+  const std::size_t off = static_cast<std::size_t>(c - first);
+  return off % block_size == 0 && off / block_size < capacity;
 }
 
 bool Segment::holds_free(const Block* b) const noexcept {

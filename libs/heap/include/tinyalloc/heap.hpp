@@ -139,9 +139,22 @@ inline void free_block(void* p) noexcept {
 }
 }  // namespace detail
 
+/// Bytes usable at p (>= the size asked for); 0 for nullptr.
+std::size_t heap_usable_size(const void* p) noexcept;
+
+namespace detail {
+/// Tell valgrind (TINYALLOC_VALGRIND builds only) that p is the program's:
+/// all of its usable size, since malloc_usable_size lets a program use it.
+inline void announce(void* p, bool zeroed) noexcept {
+  if constexpr (track::kEnabled) {
+    if (p != nullptr) track::allocated(p, heap_usable_size(p), zeroed);
+  }
+}
+}  // namespace detail
+
 inline void* heap_malloc(std::size_t size) noexcept {
   void* p = detail::malloc_block(size);
-  track::allocated(p, size, false);
+  detail::announce(p, false);
   return p;
 }
 
@@ -158,7 +171,6 @@ void* heap_aligned_alloc(std::size_t alignment, std::size_t size) noexcept;
 /// POSIX: EINVAL unless alignment is a power of two multiple of
 /// sizeof(void*); ENOMEM on failure; errno untouched.
 int heap_posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept;
-std::size_t heap_usable_size(const void* p) noexcept;
 
 /// Options, read once from the environment at the first allocation
 /// (TINYALLOC_*, see README "Options"), or set by set_options() before it;

@@ -257,8 +257,10 @@ class Segment : public SegmentBase {
     const std::size_t off = static_cast<std::size_t>(static_cast<const char*>(p) - first_block());
     return reinterpret_cast<Block*>(first_block() + off - off % block_size);
   }
-  /// True if `p` is the start of a block that has been carved.
-  bool is_block_start(const void* p) noexcept;
+  /// True if `p` is the start of a block in this segment's grid.  Any
+  /// thread may ask: it reads only fields fixed at creation (not `extended`,
+  /// which the owner writes as it carves).
+  bool is_block_start(const void* p) const noexcept;
   /// Cheap form for the free fast path: p is past the header and a whole
   /// number of blocks from the first (a multiply, no division).
   bool is_block_start_fast(const void* p) const noexcept {
