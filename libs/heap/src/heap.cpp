@@ -41,7 +41,9 @@ Heap* heap_create(Globals& g) noexcept {
   h->owner = thread_id();
   if ((h->owner & kFlagMask) != 0) report_misuse("thread pointer is not 64-byte aligned:", reinterpret_cast<void*>(h->owner));
   h->next_free = nullptr;
-  ::new (&h->remote_pending) std::atomic<bool>(false);
+  // A stale remote free may still raise the flag of a recycled heap: store,
+  // never re-construct, so that is a (harmless) atomic race, not a data race.
+  h->remote_pending.store(false, std::memory_order_relaxed);
   tl_heap = h;  // before pthread_setspecific: if that allocates, it finds this heap
   ::pthread_setspecific(g.thread_exit_key, h);
   return h;
@@ -54,13 +56,11 @@ void release_segment(Globals& g, Segment* s) noexcept {
   g.arena.purge(now);
 }
 
-bool has_free_block(const Segment* s) noexcept {
-  return s->front.free != nullptr || s->local_free != nullptr || s->extended < s->capacity;
-}
-
-/// Make an ownerless segment one of h's.  The heap pointer is published
-/// before the remote list is taken, so a remote free that lands after the
-/// take sees this heap and raises its remote_pending flag.
+/// Make an ownerless segment one of h's.  A remote free that read the heap
+/// pointer before this publishes it may push after the take below without
+/// telling this heap; so the segment goes on `available`, never `full`:
+/// refill() visits it (and takes its remote list) before it can be marked
+/// full, and from then on remote frees see this heap.
 void adopt(Globals& g, Heap* h, Segment* s) noexcept {
   s->heap.store(h, std::memory_order_release);
   s->owner_flags.store(h->owner | (s->flags() & kHasAligned), std::memory_order_release);
@@ -69,13 +69,7 @@ void adopt(Globals& g, Heap* h, Segment* s) noexcept {
     release_segment(g, s);
     return;
   }
-  ClassQueue& q = h->queues[s->size_class];
-  if (has_free_block(s)) {
-    q.available.push_back(*s);
-  } else {
-    q.full.push_back(*s);
-    s->set_flag(kInFull, true);
-  }
+  h->queues[s->size_class].available.push_back(*s);
   set_current(h, s->size_class);
 }
 
@@ -237,10 +231,11 @@ void free_slow(SegmentBase* header, void* p) noexcept {
   // Another thread's (or an abandoned) segment: its lists cannot be walked
   // from here, but a block whose first word decodes to a link is free.
   if (kHardened && s->looks_free(b)) report_misuse("free(): double free of", p);
-  if (s->push_thread_free(b)) {
-    if (auto* h = static_cast<Heap*>(s->heap.load(std::memory_order_acquire)))
-      h->remote_pending.store(true, std::memory_order_release);
-  }
+  // Read the owner before pushing: once the block is on the remote list the
+  // owner may collect it, empty the segment and recycle it.  Until then the
+  // block is live and the segment cannot go anywhere.
+  auto* owner = static_cast<Heap*>(s->heap.load(std::memory_order_acquire));
+  if (s->push_thread_free(b) && owner != nullptr) owner->remote_pending.store(true, std::memory_order_release);
 }
 
 void heap_abandon(Heap* h) noexcept {

@@ -1,5 +1,7 @@
 #include "heap_pool.hpp"
 
+#include <new>
+
 #include "tinyalloc/region.hpp"
 
 namespace tinyalloc::detail {
@@ -23,6 +25,7 @@ Heap* HeapPool::acquire() noexcept {
   Heap* h = &chunks_->heaps()[chunks_->used];
   // Zero the counters once; a recycled heap keeps counting where it was.
   for (auto& k : h->classes) k.served.store(0, std::memory_order_relaxed);
+  ::new (&h->remote_pending) std::atomic<bool>(false);  // constructed once, when the storage is new
   ++chunks_->used;
   return h;
 }
