@@ -86,3 +86,24 @@ TEST_CASE("align_up") {
   STATIC_REQUIRE(region::align_up(16, 16) == 16);
   STATIC_REQUIRE(region::align_up(0, 4096) == 0);
 }
+
+TEST_CASE("zero clears a range, partial pages included, without changing the accounting") {
+  const std::size_t ps = region::page_size();
+  const std::size_t size = 16 * ps;
+  char* p = static_cast<char*>(region::reserve(size, 0));
+  REQUIRE(p != nullptr);
+  REQUIRE(region::commit(p, size));
+  std::memset(p, 0xAB, size);
+  const auto before = region::counters();
+  region::zero(p + 100, size - 300);  // starts and ends inside a page
+  REQUIRE(region::counters().committed == before.committed);
+  for (std::size_t i = 0; i < size; ++i) {
+    const bool inside = i >= 100 && i < size - 200;
+    REQUIRE(static_cast<unsigned char>(p[i]) == (inside ? 0 : 0xAB));
+  }
+  region::zero(p + 10, 20);  // within one page
+  for (std::size_t i = 10; i < 30; ++i) REQUIRE(p[i] == 0);
+  REQUIRE(static_cast<unsigned char>(p[5]) == 0xAB);
+  REQUIRE(region::decommit(p, size));
+  REQUIRE(region::release(p, size));
+}

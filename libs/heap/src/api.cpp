@@ -10,6 +10,10 @@ namespace {
 
 bool is_power_of_two(std::size_t a) noexcept { return a != 0 && (a & (a - 1)) == 0; }
 
+// From this size on, calloc zeroes a reused large block by discarding its
+// pages rather than writing them.
+constexpr std::size_t kZeroByDiscard = std::size_t{1} << 20;
+
 // Usable bytes of a small block at p (p may be inside the block if the
 // segment hands out aligned blocks).
 std::size_t small_usable(Segment* s, const void* p) noexcept {
@@ -44,7 +48,15 @@ void* heap_calloc(std::size_t count, std::size_t size) noexcept {
     return p;
   }
   void* p = detail::malloc_block(n);
-  if (p != nullptr && !large::LargeAllocator<large::DirectMap>::was_zero(p)) std::memset(p, 0, n);
+  // A reused large block: for big ones, dropping the pages (they fault back
+  // as zero, like a fresh mapping's) is far cheaper than writing them.
+  if (p != nullptr && !large::LargeAllocator<large::DirectMap>::was_zero(p)) {
+    if (n >= kZeroByDiscard) {
+      region::zero(p, n);
+    } else {
+      std::memset(p, 0, n);
+    }
+  }
   detail::announce(p, true);
   return p;
 }

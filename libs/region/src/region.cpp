@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -106,6 +107,21 @@ bool decommit(void* p, std::size_t size) noexcept {
   g_decommit_calls.fetch_add(1, std::memory_order_relaxed);
   g_committed.fetch_sub(size, std::memory_order_relaxed);
   return ::madvise(p, size, MADV_DONTNEED) == 0;
+}
+
+void zero(void* p, std::size_t size) noexcept {
+  char* c = static_cast<char*>(p);
+  const std::size_t ps = page_size();
+  char* first = reinterpret_cast<char*>(align_up(reinterpret_cast<std::uintptr_t>(c), ps));
+  char* last = reinterpret_cast<char*>(reinterpret_cast<std::uintptr_t>(c + size) & ~(ps - 1));
+  if (first >= last) {
+    std::memset(c, 0, size);
+    return;
+  }
+  std::memset(c, 0, static_cast<std::size_t>(first - c));
+  if (::madvise(first, static_cast<std::size_t>(last - first), MADV_DONTNEED) != 0)
+    std::memset(first, 0, static_cast<std::size_t>(last - first));
+  std::memset(last, 0, static_cast<std::size_t>(c + size - last));
 }
 
 bool move(void* from, std::size_t old_size, void* to, std::size_t new_size) noexcept {

@@ -41,6 +41,11 @@ bool commit(void* p, std::size_t size, bool prefault = false) noexcept;
 /// Give the pages back to the OS; the range reads as zero afterwards.
 bool decommit(void* p, std::size_t size) noexcept;
 
+/// Make [p, p+size) read as zero by dropping its whole pages (the partial
+/// pages at either end are cleared with memset).  The range stays committed
+/// in the accounting: it is still in use, its pages fault in again as zero.
+void zero(void* p, std::size_t size) noexcept;
+
 /// Move the pages of [from, from+old_size) to `to` (a reserved range of at
 /// least new_size bytes, which it replaces) without copying them.  The old
 /// range is unmapped.  Used to grow large blocks in place of a memcpy.
