@@ -43,21 +43,23 @@ void* heap_calloc(std::size_t count, std::size_t size) noexcept {
     AllocFront* f = detail::tl_heap->classes[size_class::of(n)].current;
     const bool fresh = f->free != nullptr && Segment::of(f)->free_is_zero;
     void* p = detail::malloc_block(n);
-    if (p != nullptr) std::memset(p, 0, fresh ? sizeof(Block) : n);
-    detail::announce(p, true);
+    if (p == nullptr) return nullptr;
+    detail::announce(p, true);  // first: under valgrind the block is the program's only from here
+    std::memset(p, 0, fresh ? sizeof(Block) : n);
     return p;
   }
   void* p = detail::malloc_block(n);
+  if (p == nullptr) return nullptr;
+  detail::announce(p, true);
   // A reused large block: for big ones, dropping the pages (they fault back
   // as zero, like a fresh mapping's) is far cheaper than writing them.
-  if (p != nullptr && !large::LargeAllocator<large::DirectMap>::was_zero(p)) {
+  if (!large::LargeAllocator<large::DirectMap>::was_zero(p)) {
     if (n >= kZeroByDiscard) {
       region::zero(p, n);
     } else {
       std::memset(p, 0, n);
     }
   }
-  detail::announce(p, true);
   return p;
 }
 
