@@ -247,8 +247,6 @@ class Segment : public SegmentBase {
   static Segment* create(void* memory, std::uint8_t size_class, std::uint32_t block_size,
                          bool zero) noexcept;
 
-  /// This segment's header is intact (kind and cookie).
-  bool is_valid() const noexcept { return kind == SegmentKind::Small && cookie == header_cookie(this); }
 
   char* first_block() noexcept { return reinterpret_cast<char*>(this) + kFirstBlock; }
 
