@@ -1,12 +1,10 @@
-// Linux implementation of tinyalloc::region.  See region.hpp for semantics.
-#include "tinyalloc/region.hpp"
-
-#include <atomic>
+// Virtual memory over mmap/madvise/munmap/mremap.  See region.hpp.
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "tinyalloc/region.hpp"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -21,11 +19,23 @@ std::atomic<std::size_t> g_committed{0};
 std::atomic<std::size_t> g_peak{0};
 std::atomic<std::size_t> g_reserve_calls{0};
 std::atomic<std::size_t> g_decommit_calls{0};
+std::atomic<std::size_t> g_failed_calls{0};
 
-void* map_anonymous(std::size_t size) noexcept {
-  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+// Larger than any user-space address range: refused before asking the kernel.
+constexpr std::size_t kMaxReserve = std::size_t{1} << 47;
+
+void* map_anonymous(std::size_t size, int extra_flags) noexcept {
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
+}
+
+// munmap of a range this file mapped.  It fails only when the kernel cannot
+// split a mapping (vm.max_map_count reached): counted, and the caller keeps
+// the range.
+bool unmap(void* p, std::size_t size) noexcept {
+  if (::munmap(p, size) == 0) return true;
+  g_failed_calls.fetch_add(1, std::memory_order_relaxed);
+  return false;
 }
 
 void raise_peak(std::size_t now) noexcept {
@@ -39,7 +49,7 @@ void raise_peak(std::size_t now) noexcept {
 std::size_t page_size() noexcept {
   std::size_t ps = g_page_size.load(std::memory_order_relaxed);
   if (ps == 0) {
-    long v = ::sysconf(_SC_PAGESIZE);
+    const long v = ::sysconf(_SC_PAGESIZE);
     ps = v > 0 ? static_cast<std::size_t>(v) : 4096;
     g_page_size.store(ps, std::memory_order_relaxed);
   }
@@ -48,7 +58,7 @@ std::size_t page_size() noexcept {
 
 void* reserve(std::size_t size, std::size_t alignment) noexcept {
   const std::size_t ps = page_size();
-  if (size == 0 || size > (std::size_t{1} << 47)) {
+  if (size == 0 || size > kMaxReserve || alignment > kMaxReserve) {
     errno = ENOMEM;
     return nullptr;
   }
@@ -56,21 +66,24 @@ void* reserve(std::size_t size, std::size_t alignment) noexcept {
   size = align_up(size, ps);
 
   // Try the plain mapping first: the kernel often returns an aligned one.
-  void* p = map_anonymous(size);
+  void* p = map_anonymous(size, 0);
   if (p == nullptr) return nullptr;
   if ((reinterpret_cast<std::uintptr_t>(p) & (alignment - 1)) != 0) {
     // Over-reserve by the alignment and trim both ends.
-    ::munmap(p, size);
+    if (!unmap(p, size)) return nullptr;
     const std::size_t padded = size + alignment - ps;
-    if (padded < size) { errno = ENOMEM; return nullptr; }
-    char* raw = static_cast<char*>(map_anonymous(padded));
+    char* raw = static_cast<char*>(map_anonymous(padded, 0));
     if (raw == nullptr) return nullptr;
-    char* aligned = reinterpret_cast<char*>(
-        align_up(reinterpret_cast<std::uintptr_t>(raw), alignment));
+    char* aligned = reinterpret_cast<char*>(align_up(reinterpret_cast<std::uintptr_t>(raw), alignment));
     const std::size_t head = static_cast<std::size_t>(aligned - raw);
     const std::size_t tail = padded - head - size;
-    if (head != 0) ::munmap(raw, head);
-    if (tail != 0) ::munmap(aligned + size, tail);
+    // Trimming splits the mapping: if the kernel refuses (map count), give
+    // the whole thing back rather than keep untracked address space.
+    if ((head != 0 && !unmap(raw, head)) || (tail != 0 && !unmap(aligned + size, tail))) {
+      if (::munmap(raw, padded) != 0) g_failed_calls.fetch_add(1, std::memory_order_relaxed);
+      errno = ENOMEM;
+      return nullptr;
+    }
     p = aligned;
   }
   g_reserved.fetch_add(size, std::memory_order_relaxed);
@@ -78,18 +91,21 @@ void* reserve(std::size_t size, std::size_t alignment) noexcept {
   return p;
 }
 
+void* reserve_sparse(std::size_t size) noexcept {
+  size = align_up(size, page_size());
+  void* p = map_anonymous(size, MAP_NORESERVE);
+  if (p == nullptr) return nullptr;
+  g_reserved.fetch_add(size, std::memory_order_relaxed);
+  g_reserve_calls.fetch_add(1, std::memory_order_relaxed);
+  return p;
+}
+
 bool release(void* p, std::size_t size, bool committed) noexcept {
   size = align_up(size, page_size());
-  if (::munmap(p, size) != 0) return false;
+  if (!unmap(p, size)) return false;
   g_reserved.fetch_sub(size, std::memory_order_relaxed);
   if (committed) g_committed.fetch_sub(size, std::memory_order_relaxed);
   return true;
-}
-
-std::uint64_t now_ms() noexcept {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
 }
 
 bool commit(void* p, std::size_t size, bool prefault) noexcept {
@@ -105,8 +121,12 @@ bool commit(void* p, std::size_t size, bool prefault) noexcept {
 
 bool decommit(void* p, std::size_t size) noexcept {
   g_decommit_calls.fetch_add(1, std::memory_order_relaxed);
+  if (::madvise(p, size, MADV_DONTNEED) != 0) {
+    g_failed_calls.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
   g_committed.fetch_sub(size, std::memory_order_relaxed);
-  return ::madvise(p, size, MADV_DONTNEED) == 0;
+  return true;
 }
 
 void zero(void* p, std::size_t size) noexcept {
@@ -126,18 +146,19 @@ void zero(void* p, std::size_t size) noexcept {
 
 bool move(void* from, std::size_t old_size, void* to, std::size_t new_size) noexcept {
   void* r = ::mremap(from, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
-  if (r == MAP_FAILED) return false;
+  if (r == MAP_FAILED) {
+    g_failed_calls.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
   // `to` was reserved (and counted) by the caller; the old range is gone.
   g_reserved.fetch_sub(align_up(old_size, page_size()), std::memory_order_relaxed);
   return true;
 }
 
 Counters counters() noexcept {
-  return Counters{g_reserved.load(std::memory_order_relaxed),
-                  g_committed.load(std::memory_order_relaxed),
-                  g_peak.load(std::memory_order_relaxed),
-                  g_reserve_calls.load(std::memory_order_relaxed),
-                  g_decommit_calls.load(std::memory_order_relaxed)};
+  return Counters{g_reserved.load(std::memory_order_relaxed),       g_committed.load(std::memory_order_relaxed),
+                  g_peak.load(std::memory_order_relaxed),           g_reserve_calls.load(std::memory_order_relaxed),
+                  g_decommit_calls.load(std::memory_order_relaxed), g_failed_calls.load(std::memory_order_relaxed)};
 }
 
 }  // namespace tinyalloc::region
