@@ -19,11 +19,11 @@ namespace {
 
 struct SegmentMemory {
   SegmentMemory() : p(region::reserve(kSegmentSize, kSegmentSize)) { REQUIRE(p != nullptr); }
-  ~SegmentMemory() { region::release(p, kSegmentSize); }
+  ~SegmentMemory() { CHECK(region::release(p, kSegmentSize)); }
   void* p;
 };
 
-Block* pop(Segment* s) { return s->refill() ? s->front.pop() : nullptr; }
+Block* pop(Segment* s) { return s->refill() ? s->blocks.pop() : nullptr; }
 
 }  // namespace
 
@@ -54,7 +54,7 @@ TEST_CASE("Segment::of finds the header from first, interior and last byte of ev
       ++n;
     }
     REQUIRE(n == (kSegmentSize - kFirstBlock) / bs);
-    REQUIRE(s->front.used == n);
+    REQUIRE(s->blocks.used == n);
   }
 }
 
@@ -82,11 +82,11 @@ TEST_CASE("blocks are handed out once; local frees come back through local_free"
     REQUIRE(s->is_block_start_fast(b));
     REQUIRE_FALSE(s->looks_free(b));  // popped blocks have their link cleared
     s->push_local(b);
-    --s->front.used;
+    --s->blocks.used;
   }
   REQUIRE(s->is_unused());
   // Drain the current free list, then the next pop comes from local_free.
-  while (s->front.free != nullptr) pop(s);
+  while (s->blocks.free != nullptr) pop(s);
   Block* again = pop(s);
   REQUIRE(seen.count(again) == 1);
   REQUIRE_FALSE(s->free_is_zero);
@@ -98,7 +98,7 @@ TEST_CASE("remote frees from many threads are all collected, with their count") 
   std::vector<Block*> blocks;
   while (Block* b = pop(s)) blocks.push_back(b);
   REQUIRE(blocks.size() == (kSegmentSize - kFirstBlock) / 16);
-  const std::uint32_t total = s->front.used;
+  const std::uint32_t total = s->blocks.used;
 
   constexpr int kThreads = 4;
   std::atomic<int> empties{0};
@@ -113,10 +113,10 @@ TEST_CASE("remote frees from many threads are all collected, with their count") 
   REQUIRE(empties.load() == 1);  // exactly one push found the list empty
   REQUIRE(s->has_thread_free());
   REQUIRE(s->take_thread_free());
-  REQUIRE(s->front.used == 0);
+  REQUIRE(s->blocks.used == 0);
   REQUIRE_FALSE(s->has_thread_free());
   std::set<Block*> collected;
-  for (Block* b = s->front.free; b != nullptr; b = s->front.codec.decode(b->link))
+  for (Block* b = s->blocks.free; b != nullptr; b = s->blocks.codec.decode(b->link))
     REQUIRE(collected.insert(b).second);
   REQUIRE(collected.size() == total);
 }
@@ -133,17 +133,48 @@ TEST_CASE("block_start finds the block of an interior pointer") {
   }
 }
 
-TEST_CASE("owner word: flags sit beside the owner and never disturb it") {
+TEST_CASE("owner word: the state transitions keep flags beside the owner") {
   SegmentMemory mem;
   Segment* s = Segment::create(mem.p, 0, 64, true);
-  s->owner_flags.store(0x7f0000001000, std::memory_order_relaxed);
-  s->set_flag(kInFull, true);
-  s->set_flag(kHasAligned, true);
-  REQUIRE(s->owner() == 0x7f0000001000);
+  auto* h = reinterpret_cast<Heap*>(std::uintptr_t{0x7f0000001000});  // any 64-aligned address
+  REQUIRE(s->owner() == nullptr);
+  s->claim(h);
+  s->set_full(true);
+  s->set_aligned();
+  REQUIRE(s->owner() == h);
   REQUIRE(s->is_full());
-  s->set_flag(kInFull, false);
+  REQUIRE(s->has_aligned());
+  s->set_full(false);
   REQUIRE_FALSE(s->is_full());
   REQUIRE(s->flags() == kHasAligned);
+  s->abandon();  // the owner goes, what it handed out stays aligned
+  REQUIRE(s->owner() == nullptr);
+  REQUIRE(s->flags() == kHasAligned);
+  s->adopt(h);
+  REQUIRE(s->owner() == h);
+  REQUIRE(s->has_aligned());
+  s->retire();
+  REQUIRE(s->owner_word() == 0);
+  REQUIRE(s->kind == SegmentKind::Free);
+}
+
+TEST_CASE("check(): holds for a fresh, used and drained segment, and catches a broken count") {
+  SegmentMemory mem;
+  Segment* s = Segment::create(mem.p, 0, 64, true);
+  REQUIRE(s->check());
+  Block* a = pop(s);
+  Block* b = pop(s);
+  REQUIRE(s->check());
+  s->push_local(a);
+  --s->blocks.used;
+  REQUIRE(s->check());
+  ++s->blocks.used;  // a count that no longer matches the lists
+  REQUIRE_FALSE(s->check());
+  --s->blocks.used;
+  s->push_thread_free(b);  // a remote free: still counted as used until collected
+  REQUIRE(s->check());
+  REQUIRE(s->take_thread_free());
+  REQUIRE(s->check());
 }
 
 TEST_CASE("is_block_start_fast agrees with the exact test for every offset") {
@@ -173,7 +204,7 @@ TEST_CASE("free-list links are encoded: a freed block never holds a plain addres
   s->push_local(a);
   s->push_local(b);  // b links to a
   REQUIRE(b->link != reinterpret_cast<std::uintptr_t>(a));
-  REQUIRE(s->front.codec.decode(b->link) == a);
+  REQUIRE(s->blocks.codec.decode(b->link) == a);
   REQUIRE(s->looks_free(a));
   REQUIRE(s->looks_free(b));
   REQUIRE(s->holds_free(a));
@@ -185,7 +216,7 @@ TEST_CASE("two segments use different keys") {
   SegmentMemory m1, m2;
   Segment* s1 = Segment::create(m1.p, 0, 64, true);
   Segment* s2 = Segment::create(m2.p, 0, 64, true);
-  REQUIRE(s1->front.codec.key != s2->front.codec.key);
+  REQUIRE(s1->blocks.codec.key != s2->blocks.codec.key);
   REQUIRE(s1->cookie == header_cookie(s1));
   REQUIRE(s1->kind == SegmentKind::Small);
   REQUIRE(s1->cookie != s2->cookie);
@@ -196,7 +227,7 @@ TEST_CASE("a use-after-free write into a free block is caught when the list reac
   SegmentMemory mem;
   Segment* s = Segment::create(mem.p, 0, 64, true);
   Block* a = pop(s);
-  while (s->front.free != nullptr) pop(s);  // drain, so `a` is the head after the free
+  while (s->blocks.free != nullptr) pop(s);  // drain, so `a` is the head after the free
   s->push_local(a);
   REQUIRE(s->refill());
   static char target[64];
@@ -207,8 +238,8 @@ TEST_CASE("a use-after-free write into a free block is caught when the list reac
   const pid_t pid = fork();
   if (pid == 0) {
     std::signal(SIGABRT, SIG_DFL);  // not Catch2's handler: the child must simply die
-    Block* first = s->front.pop();
-    Block* second = s->front.free != nullptr ? s->front.pop() : nullptr;
+    Block* first = s->blocks.pop();
+    Block* second = s->blocks.free != nullptr ? s->blocks.pop() : nullptr;
     _exit(first == a && second != reinterpret_cast<Block*>(target) ? 0 : 1);
   }
   int status = 0;

@@ -1,63 +1,21 @@
 #include "tinyalloc/segment.hpp"
 
-#include <cstdio>
-#include <cstdlib>
 #include <new>
-#include <sys/random.h>
-#include <unistd.h>
 
 namespace tinyalloc {
 namespace {
 // Fresh blocks are carved a batch at a time: enough to fill about one page,
 // so a new segment faults in only what is about to be used.
 constexpr std::size_t kExtendBytes = 4096;
-
-std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64 finaliser
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-std::atomic<std::uint64_t> g_secret{0};
 }  // namespace
-
-std::uint64_t process_secret() noexcept {
-  std::uint64_t s = g_secret.load(std::memory_order_relaxed);
-  if (s != 0) return s;
-  std::uint64_t fresh = 0;
-  if (::getrandom(&fresh, sizeof fresh, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof fresh)) {
-    // No entropy yet (very early boot): the clock and an address will do.
-    fresh = mix(__builtin_ia32_rdtsc() ^ reinterpret_cast<std::uintptr_t>(&fresh));
-  }
-  fresh |= 1;
-  std::uint64_t expected = 0;
-  return g_secret.compare_exchange_strong(expected, fresh, std::memory_order_relaxed) ? fresh : expected;
-}
-
-std::uint32_t header_cookie(const void* header) noexcept {
-  return static_cast<std::uint32_t>(mix(process_secret() ^ reinterpret_cast<std::uintptr_t>(header)) >> 32) | 1u;
-}
-
-void report_misuse(const char* what, const void* p) noexcept {
-  char buf[200];
-  const int n = std::snprintf(buf, sizeof buf, "tinyalloc: %s %p\n", what, p);
-  if (n > 0) {
-    const ssize_t ignored = ::write(2, buf, static_cast<std::size_t>(n) < sizeof buf ? static_cast<std::size_t>(n) : sizeof buf - 1);
-    (void)ignored;
-  }
-  ::abort();
-}
 
 Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t block_size,
                          bool zero) noexcept {
   track::reclaimed(static_cast<char*>(memory) + kFirstBlock, kSegmentSize - kFirstBlock);
   Segment* s = ::new (memory) Segment;
-  s->owner_flags.store(0, std::memory_order_relaxed);
-  s->kind = SegmentKind::Small;
-  s->cookie = header_cookie(s);
-  s->front = AllocFront{};
-  s->front.codec = LinkCodec{mix(process_secret() ^ reinterpret_cast<std::uintptr_t>(s)) | 1};
+  s->become(SegmentKind::Small);
+  s->blocks = FreeBlocks{};
+  s->blocks.codec = LinkCodec{link_key(s)};
   s->local_free = nullptr;
   s->block_size = block_size;
   s->capacity = static_cast<std::uint32_t>((kSegmentSize - kFirstBlock) / block_size);
@@ -67,7 +25,6 @@ Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t bl
   s->free_is_zero = false;
   s->bump_is_zero = zero;
   s->thread_free.store(0, std::memory_order_relaxed);
-  s->heap.store(nullptr, std::memory_order_relaxed);
   s->released_at_ms = 0;
   return s;
 }
@@ -85,19 +42,19 @@ bool Segment::holds_free(const Block* b) const noexcept {
   // list cannot hang it.
   auto on = [&](const Block* head) {
     std::uint32_t steps = 0;
-    for (const Block* x = head; x != nullptr && steps <= capacity; x = front.codec.decode(x->link), ++steps) {
+    for (const Block* x = head; x != nullptr && steps <= capacity; x = blocks.codec.decode(x->link), ++steps) {
       if (x == b) return true;
       if (!same_window(x, b)) return false;
     }
     return false;
   };
-  return on(front.free) || on(local_free) ||
+  return on(blocks.free) || on(local_free) ||
          on(thread_free_word::head(thread_free.load(std::memory_order_acquire)));
 }
 
 bool Segment::take_local() noexcept {
   if (local_free == nullptr) return false;
-  front.free = local_free;
+  blocks.free = local_free;
   local_free = nullptr;
   free_is_zero = false;
   return true;
@@ -108,15 +65,15 @@ bool Segment::take_thread_free() noexcept {
   const std::uint64_t w = thread_free.exchange(0, std::memory_order_acq_rel);
   Block* head = thread_free_word::head(w);
   if (head == nullptr) return false;
-  front.used -= thread_free_word::count(w);
-  // front.free is empty whenever this is called from refill(); when a heap
+  blocks.used -= thread_free_word::count(w);
+  // blocks.free is empty whenever this is called from refill(); when a heap
   // adopts or sweeps a segment it may not be, so splice rather than overwrite.
-  if (front.free != nullptr) {
+  if (blocks.free != nullptr) {
     Block* tail = head;
-    for (Block* n; (n = front.codec.decode(tail->link)) != nullptr;) tail = n;
-    tail->link = front.codec.encode(front.free);
+    for (Block* n; (n = blocks.codec.decode(tail->link)) != nullptr;) tail = n;
+    tail->link = blocks.codec.encode(blocks.free);
   }
-  front.free = head;
+  blocks.free = head;
   free_is_zero = false;
   return true;
 }
@@ -129,16 +86,16 @@ bool Segment::extend() noexcept {
   char* first = first_block() + std::size_t{extended} * block_size;
   auto at = [&](std::uint32_t i) { return reinterpret_cast<Block*>(first + std::size_t{i} * block_size); };
   // Link in address order so consecutive mallocs walk memory forwards.
-  for (std::uint32_t i = 0; i + 1 < n; ++i) at(i)->link = front.codec.encode(at(i + 1));
-  at(n - 1)->link = front.codec.encode(front.free);
-  front.free = at(0);
+  for (std::uint32_t i = 0; i + 1 < n; ++i) at(i)->link = blocks.codec.encode(at(i + 1));
+  at(n - 1)->link = blocks.codec.encode(blocks.free);
+  blocks.free = at(0);
   free_is_zero = bump_is_zero;
   extended += n;
   return true;
 }
 
 bool Segment::refill() noexcept {
-  if (front.free != nullptr) return true;
+  if (blocks.free != nullptr) return true;
   return take_local() || take_thread_free() || extend();
 }
 
@@ -146,11 +103,35 @@ bool Segment::push_thread_free(Block* b) noexcept {
   std::uint64_t old = thread_free.load(std::memory_order_relaxed);
   std::uint64_t next;
   do {
-    b->link = front.codec.encode(thread_free_word::head(old));
+    b->link = blocks.codec.encode(thread_free_word::head(old));
     next = thread_free_word::make(b, thread_free_word::count(old) + 1);
   } while (!thread_free.compare_exchange_weak(old, next, std::memory_order_acq_rel,
                                               std::memory_order_relaxed));
   return thread_free_word::head(old) == nullptr;
+}
+
+}  // namespace tinyalloc
+
+namespace tinyalloc {
+
+bool Segment::check() const noexcept {
+  if (kind != SegmentKind::Small || !cookie_ok() || extended > capacity) return false;
+  // Length of a list, or -1 if it leaves the segment, is off the grid, goes
+  // past the carved blocks or is longer than the segment (a cycle).
+  auto length = [&](const Block* head) -> long {
+    long n = 0;
+    for (const Block* x = head; x != nullptr; x = blocks.codec.decode(x->link)) {
+      if (!same_window(x, this) || !is_block_start(x) || ++n > static_cast<long>(capacity)) return -1;
+      const auto index = static_cast<std::size_t>(reinterpret_cast<const char*>(x) -
+                                                  (reinterpret_cast<const char*>(this) + kFirstBlock)) / block_size;
+      if (index >= extended) return -1;
+    }
+    return n;
+  };
+  const long on_free = length(blocks.free), on_local = length(local_free);
+  if (on_free < 0 || on_local < 0) return false;
+  const std::uint32_t remote = thread_free_word::count(thread_free.load(std::memory_order_acquire));
+  return static_cast<long>(blocks.used) == static_cast<long>(extended) - on_free - on_local && remote <= blocks.used;
 }
 
 }  // namespace tinyalloc

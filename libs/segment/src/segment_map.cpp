@@ -12,10 +12,10 @@ constexpr std::size_t kBytes = kWindows / 8;
 std::uint64_t* bits() noexcept {
   std::uint64_t* b = g_bits.load(std::memory_order_acquire);
   if (b != nullptr) return b;
-  auto* fresh = static_cast<std::uint64_t*>(region::reserve(kBytes, region::page_size()));
+  auto* fresh = static_cast<std::uint64_t*>(region::reserve_sparse(kBytes));
   if (fresh == nullptr) return nullptr;
   if (g_bits.compare_exchange_strong(b, fresh, std::memory_order_acq_rel)) return fresh;
-  region::release(fresh, kBytes);  // another thread won the race
+  (void)region::release(fresh, kBytes);  // another thread won the race (a failure only leaks address space)
   return b;
 }
 }  // namespace

@@ -1,0 +1,18 @@
+// The one number the whole allocator is built around, and what follows.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tinyalloc {
+/// Every segment is kSegmentSize bytes and starts at a multiple of it.
+inline constexpr std::size_t kSegmentShift = 18;
+inline constexpr std::size_t kSegmentSize = std::size_t{1} << kSegmentShift;
+inline constexpr std::uintptr_t kSegmentMask = kSegmentSize - 1;
+inline constexpr std::size_t kFirstBlock = 256;  ///< header size, multiple of 16
+
+/// Both addresses lie in the same segment-sized window.
+inline bool same_window(const void* a, const void* b) noexcept {
+  return ((reinterpret_cast<std::uintptr_t>(a) ^ reinterpret_cast<std::uintptr_t>(b)) >> kSegmentShift) == 0;
+}
+}  // namespace tinyalloc
