@@ -1,0 +1,28 @@
+#include <catch2/catch.hpp>
+
+#include "tinyalloc/size_class.hpp"
+
+using namespace tinyalloc;
+
+TEST_CASE("size classes: smallest class that fits, by table lookup") {
+  for (std::size_t n = 0; n <= size_class::kMaxSmall; ++n) {
+    const unsigned c = size_class::of(n);
+    REQUIRE(c < size_class::kCount);
+    REQUIRE(size_class::size_of(c) >= n);
+    if (c > 0) REQUIRE(size_class::size_of(c - 1) < n);  // and no smaller one would do
+  }
+}
+
+TEST_CASE("size classes: at most 25% waste from 64 bytes, 16-byte multiples from 16") {
+  for (std::size_t n = 64; n <= size_class::kMaxSmall; ++n) {
+    const std::size_t block = size_class::size_of(size_class::of(n));
+    REQUIRE(block * 4 <= n * 5);  // block <= 1.25 n
+  }
+  for (unsigned c = 0; c < size_class::kCount; ++c) {
+    const std::uint32_t s = size_class::size_of(c);
+    if (s >= 16) REQUIRE(s % 16 == 0);
+    if (c > 0) REQUIRE(s > size_class::size_of(c - 1));
+  }
+  REQUIRE(size_class::size_of(size_class::kCount - 1) == size_class::kMaxSmall);
+}
+
