@@ -9,41 +9,45 @@ void* Arena::carve() noexcept {
     char* cur = cursor_.load(std::memory_order_acquire);
     // end_ is published before cursor_ (release) and read after it (acquire).
     if (cur != nullptr && cur + kSegmentSize <= end_.load(std::memory_order_relaxed)) {
-      if (cursor_.compare_exchange_weak(cur, cur + kSegmentSize, std::memory_order_acq_rel))
-        return cur;
+      if (cursor_.compare_exchange_weak(cur, cur + kSegmentSize, std::memory_order_acq_rel)) return cur;
       continue;
     }
-    // Chunk exhausted: one thread reserves the next, the others wait for it.
-    bool expected = false;
-    if (!chunk_lock_.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
-      while (chunk_lock_.load(std::memory_order_acquire)) {
-      }
-      continue;
-    }
-    char* again = cursor_.load(std::memory_order_acquire);
-    if (again == cur) {  // nobody installed a chunk meanwhile
-      // Address space short (RLIMIT_AS, a full VM): smaller chunks, down to
-      // a single segment, so small blocks are served until memory really ends.
-      std::size_t size = kChunkSize;
-      char* chunk = nullptr;
-      for (; size >= kSegmentSize; size /= 4) {
-        chunk = static_cast<char*>(region::reserve(size, kSegmentSize));
-        if (chunk != nullptr) break;
-      }
-      if (chunk != nullptr && !segment_map::mark(chunk, size, true)) {
-        region::release(chunk, size);
-        chunk = nullptr;
-      }
-      if (chunk == nullptr) {
-        chunk_lock_.store(false, std::memory_order_release);
-        return nullptr;
-      }
+    if (!install_chunk(cur)) return nullptr;
+  }
+}
+
+// The chunk whose cursor was `seen` is exhausted: reserve the next one (no
+// lock held across the mmap) and install it, unless another thread installed
+// one meanwhile, in which case ours goes back.  False if the OS refuses.
+bool Arena::install_chunk(char* seen) noexcept {
+  // Address space short (RLIMIT_AS, a full VM): smaller chunks, down to a
+  // single segment, so small blocks are served until memory really ends.
+  std::size_t size = kChunkSize;
+  char* chunk = nullptr;
+  for (; size >= kSegmentSize; size /= 4) {
+    chunk = static_cast<char*>(region::reserve(size, kSegmentSize));
+    if (chunk != nullptr) break;
+  }
+  if (chunk == nullptr) return false;
+  if (!segment_map::mark(chunk, size, true)) {
+    (void)region::release(chunk, size);  // failure: counted by region, nothing else to do
+    return false;
+  }
+  bool installed = false;
+  {
+    region::LockGuard g(chunk_lock_);
+    if (cursor_.load(std::memory_order_acquire) == seen) {
       cursor_.store(nullptr, std::memory_order_release);  // stop carvers while end_ changes
       end_.store(chunk + size, std::memory_order_relaxed);
       cursor_.store(chunk, std::memory_order_release);
+      installed = true;
     }
-    chunk_lock_.store(false, std::memory_order_release);
   }
+  if (!installed) {  // another thread won: use its chunk
+    segment_map::mark(chunk, size, false);
+    (void)region::release(chunk, size);
+  }
+  return true;
 }
 
 Arena::Grant Arena::acquire(unsigned size_class) noexcept {
@@ -76,60 +80,84 @@ Arena::Grant Arena::acquire(unsigned size_class) noexcept {
   return {fresh, true};
 }
 
-void Arena::unmap(Segment* s) noexcept {
-  // munmap of part of a chunk is fine on Linux; the window is no longer ours.
+// Give a decommitted segment's address space back.  munmap of part of a
+// chunk splits a mapping, which the kernel refuses at vm.max_map_count: then
+// the segment stays ours (false) and the caller keeps it pooled.
+bool Arena::unmap(Segment* s, bool committed) noexcept {
+  if (!region::release(s, kSegmentSize, committed)) return false;
   segment_map::mark(s, kSegmentSize, false);
-  region::release(s, kSegmentSize, false);
   unmapped_.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
-void Arena::to_clean(Segment* s) noexcept {
-  region::decommit(s, kSegmentSize);
+// Decommit a dirty segment into the clean pool.  False if madvise failed: the
+// caller keeps it dirty and the next purge tries again.
+bool Arena::to_clean(Segment* s) noexcept {
+  if (!region::decommit(s, kSegmentSize)) return false;
   purged_.fetch_add(1, std::memory_order_relaxed);
   if (clean_.bounded_push(s)) {
     clean_count_.fetch_add(1, std::memory_order_relaxed);
   } else {
-    unmap(s);  // a gigabyte of purged segments is already waiting
+    // A gigabyte of purged segments is already waiting.  If even the unmap
+    // fails, only address space is lost (no resident memory), and region
+    // counted the failure for TINYALLOC_VERBOSE to report.
+    (void)unmap(s);
+  }
+  return true;
+}
+
+void Arena::arm_purge(std::uint64_t due) noexcept {
+  std::uint64_t cur = next_purge_ms_.load(std::memory_order_relaxed);
+  while (due < cur && !next_purge_ms_.compare_exchange_weak(cur, due, std::memory_order_relaxed)) {
   }
 }
 
 std::size_t Arena::trim() noexcept {
   purge(0, /*force=*/true);
-  std::size_t n = 0;
+  // Unmap what the clean pool holds; what the kernel refuses to unmap goes
+  // back (at most a pool's worth is examined, so a refusal cannot loop).
+  Segment* keep[64];
+  std::size_t kept = 0, n = 0;
   Segment* s = nullptr;
-  while (clean_.pop(s)) {
+  while (kept < 64 && clean_.pop(s)) {
     clean_count_.fetch_sub(1, std::memory_order_relaxed);
-    unmap(s);
-    ++n;
+    if (unmap(s)) {
+      ++n;
+    } else {
+      keep[kept++] = s;
+    }
+  }
+  for (std::size_t i = 0; i < kept; ++i) {
+    if (clean_.bounded_push(keep[i])) clean_count_.fetch_add(1, std::memory_order_relaxed);
   }
   return n;
 }
 
 void Arena::release(Segment* s, std::uint64_t now_ms) noexcept {
   const unsigned c = s->size_class;
-  s->owner_flags.store(0, std::memory_order_relaxed);
-  s->kind = SegmentKind::Free;
+  s->retire();
   s->released_at_ms = now_ms;
-  if (dirty_count_.load(std::memory_order_relaxed) < options_.max_dirty &&
-      options_.purge_delay_ms != 0 && dirty_[c].bounded_push(s)) {
+  if (dirty_count_.load(std::memory_order_relaxed) < options_.max_dirty && options_.purge_delay_ms != 0 &&
+      dirty_[c].bounded_push(s)) {
     dirty_count_.fetch_add(1, std::memory_order_relaxed);
 #ifdef TINYALLOC_PLANTED_BUG
     // Test-only: hand the segment out twice (see tests/arena/CMakeLists.txt).
     if (dirty_[c].bounded_push(s)) dirty_count_.fetch_add(1, std::memory_order_relaxed);
 #endif
-    // Arm the purge timer if it is not armed earlier.
-    std::uint64_t due = now_ms + options_.purge_delay_ms;
-    std::uint64_t cur = next_purge_ms_.load(std::memory_order_relaxed);
-    while (due < cur && !next_purge_ms_.compare_exchange_weak(cur, due, std::memory_order_relaxed)) {
-    }
+    arm_purge(now_ms + options_.purge_delay_ms);
     return;
   }
-  to_clean(s);
+  if (to_clean(s)) return;
+  // madvise failed: keep it dirty (resident), for the next purge to retry.
+  if (dirty_[c].bounded_push(s)) {
+    dirty_count_.fetch_add(1, std::memory_order_relaxed);
+    arm_purge(now_ms);
+  }
 }
 
 void Arena::purge(std::uint64_t now_ms, bool force) noexcept {
   if (!force && now_ms < next_purge_ms_.load(std::memory_order_relaxed)) return;
-  if (purging_.exchange(true, std::memory_order_acquire)) return;
+  if (!purge_lock_.try_lock()) return;
   next_purge_ms_.store(~std::uint64_t{0}, std::memory_order_relaxed);
   std::uint64_t earliest_left = ~std::uint64_t{0};
   for (auto& pool : dirty_) {
@@ -138,9 +166,8 @@ void Arena::purge(std::uint64_t now_ms, bool force) noexcept {
     std::size_t kept = 0;
     Segment* s = nullptr;
     while (kept < kDirtyCapacity && pool.pop(s)) {
-      if (force || now_ms >= s->released_at_ms + options_.purge_delay_ms) {
+      if ((force || now_ms >= s->released_at_ms + options_.purge_delay_ms) && to_clean(s)) {
         dirty_count_.fetch_sub(1, std::memory_order_relaxed);
-        to_clean(s);
       } else {
         keep[kept++] = s;
         if (s->released_at_ms < earliest_left) earliest_left = s->released_at_ms;
@@ -149,34 +176,22 @@ void Arena::purge(std::uint64_t now_ms, bool force) noexcept {
     for (std::size_t i = 0; i < kept; ++i) {
       if (!pool.bounded_push(keep[i])) {  // refilled meanwhile: purge the surplus
         dirty_count_.fetch_sub(1, std::memory_order_relaxed);
-        to_clean(keep[i]);
+        if (!to_clean(keep[i])) (void)unmap(keep[i], /*committed=*/true);  // no room to keep it: unmapping frees it too
       }
     }
   }
-  if (earliest_left != ~std::uint64_t{0}) {
-    std::uint64_t due = earliest_left + options_.purge_delay_ms;
-    std::uint64_t cur = next_purge_ms_.load(std::memory_order_relaxed);
-    while (due < cur && !next_purge_ms_.compare_exchange_weak(cur, due, std::memory_order_relaxed)) {
-    }
-  }
-  purging_.store(false, std::memory_order_release);
+  if (earliest_left != ~std::uint64_t{0}) arm_purge(earliest_left + options_.purge_delay_ms);
+  purge_lock_.unlock();
 }
-
-namespace {
-void acquire_flag(std::atomic<bool>& f) noexcept {
-  bool expected = false;
-  while (!f.compare_exchange_weak(expected, true, std::memory_order_acquire)) expected = false;
-}
-}  // namespace
 
 void Arena::lock() noexcept {
-  acquire_flag(chunk_lock_);
-  acquire_flag(purging_);
+  chunk_lock_.lock();
+  purge_lock_.lock();
 }
 
 void Arena::unlock() noexcept {
-  purging_.store(false, std::memory_order_release);
-  chunk_lock_.store(false, std::memory_order_release);
+  purge_lock_.unlock();
+  chunk_lock_.unlock();
 }
 
 ArenaCounters Arena::counters() const noexcept {

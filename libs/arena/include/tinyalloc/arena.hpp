@@ -1,7 +1,7 @@
 // tinyalloc::arena — where segments come from and go back to.
 //
-// Layer 3: depends on tinyalloc::region (address space), tinyalloc::segment
-// (geometry) and tinyalloc::queue (the number of size classes), plus
+// Layer 2: depends on tinyalloc::region (address space), tinyalloc::segment
+// (geometry) and tinyalloc::size_class (the number of classes), plus
 // Boost.Lockfree.
 //
 // The arena reserves address space in large chunks (kChunkSize) and carves
@@ -20,7 +20,12 @@
 // decommitted into clean.  Above kMaxDirty segments the arena decommits at
 // once, so resident memory falls after a burst even without time passing.
 //
-// Thread-safety: every public function may be called from any thread.
+// A failed decommit (madvise) leaves the segment in its dirty pool, to be
+// tried again at the next purge; a failed unmap keeps it pooled.  Nothing is
+// dropped without being counted (region::counters().failed_calls).
+//
+// Thread-safety: every public function may be called from any thread.  No
+// lock is held across a system call.
 #pragma once
 
 #include <atomic>
@@ -29,8 +34,9 @@
 
 #include <boost/lockfree/stack.hpp>
 
-#include "tinyalloc/queue.hpp"
+#include "tinyalloc/region.hpp"
 #include "tinyalloc/segment.hpp"
+#include "tinyalloc/size_class.hpp"
 
 namespace tinyalloc {
 
@@ -76,13 +82,16 @@ class Arena {
   /// the work, others return at once.
   void purge(std::uint64_t now_ms, bool force = false) noexcept;
 
+  /// When the next purge is due (~0: nothing resident is waiting).
+  std::uint64_t next_purge_ms() const noexcept { return next_purge_ms_.load(std::memory_order_relaxed); }
+
   /// Give the address space of every pooled segment back to the OS (after
   /// decommitting the dirty ones): for when address space itself runs out,
   /// e.g. under RLIMIT_AS.  Returns the number of segments unmapped.
   std::size_t trim() noexcept;
 
-  /// Hold the arena's two internal flags (chunk installation, purge) across
-  /// fork(), so the child never inherits one held by a thread that is gone.
+  /// Hold the arena's two locks (chunk installation, purge) across fork(), so
+  /// the child never inherits one held by a thread that is gone.
   void lock() noexcept;
   void unlock() noexcept;
 
@@ -94,21 +103,24 @@ class Arena {
   using Pool = boost::lockfree::stack<Segment*, boost::lockfree::capacity<N>>;
 
   void* carve() noexcept;
-  void to_clean(Segment* s) noexcept;
-  void unmap(Segment* s) noexcept;
+  bool install_chunk(char* seen) noexcept;
+  bool to_clean(Segment* s) noexcept;
+  bool unmap(Segment* s, bool committed = false) noexcept;
+  void arm_purge(std::uint64_t due) noexcept;
 
   ArenaOptions options_;
   Pool<kDirtyCapacity> dirty_[size_class::kCount];
   Pool<kCleanCapacity> clean_;
   std::atomic<std::size_t> dirty_count_{0};
   std::atomic<std::uint64_t> next_purge_ms_{~std::uint64_t{0}};
-  std::atomic<bool> purging_{false};
+  region::Lock purge_lock_;  ///< one purger at a time; others skip (try_lock)
 
   // Current chunk: [cursor_, end_) is not yet carved.  New chunks are
-  // installed under chunk_lock_ (rare: once per 64 MiB).
+  // reserved without a lock and installed under chunk_lock_ (rare: once per
+  // 64 MiB).
   std::atomic<char*> cursor_{nullptr};
   std::atomic<char*> end_{nullptr};
-  std::atomic<bool> chunk_lock_{false};
+  region::Lock chunk_lock_;
 
   std::atomic<std::size_t> carved_{0}, reused_{0}, purged_{0}, unmapped_{0}, clean_count_{0};
 };
