@@ -54,7 +54,7 @@ int main() {
   LargeAllocator<CachedMap> cached(CacheOptions{.max_bytes = 32 * MiB, .purge_delay_ms = 50});
   const Outcome c = run(cached);
   report("CachedMap", c, cached.counters());
-  const CacheCounters cc = cached.strategy().counters();
+  const CacheCounters cc = cached.cache_counters();
   std::printf("CachedMap cache: hits %zu, misses %zu, evictions %zu\n", cc.hits, cc.misses, cc.evictions);
 
   // The cache must have served most buffers; both strategies keep the data.

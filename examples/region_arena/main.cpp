@@ -47,8 +47,7 @@ int main() {
   if (table == nullptr) return 1;
   region::commit(table, table_bytes);
   for (std::size_t at : {std::size_t{0}, table_bytes / 2, table_bytes - 1}) table[at] = 1;
-  region::decommit(table, table_bytes);
-  region::release(table, table_bytes);
+  if (!region::decommit(table, table_bytes) || !region::release(table, table_bytes)) return 1;
 
   Arena arena(ArenaOptions{.purge_delay_ms = 20});
   bool ok = true;

@@ -37,7 +37,7 @@ TEMPLATE_TEST_CASE("large blocks: header by mask, alignment, usable size", "[lar
       REQUIRE(p != nullptr);
       REQUIRE(aligned(p, align));
       REQUIRE(Segment::header_of(p)->kind == SegmentKind::Large);
-      REQUIRE(LargeAllocator<TestType>::usable_size(p) >= size);
+      REQUIRE(large::usable_size(p) >= size);
       fill(p, size, 3);
       REQUIRE(check(p, size, 3));
       a.deallocate(p);
@@ -52,7 +52,7 @@ TEMPLATE_TEST_CASE("large blocks: fresh blocks read zero", "[large]", DirectMap,
   LargeAllocator<TestType> a;
   void* p = a.allocate(std::size_t{2} << 20);
   REQUIRE(p != nullptr);
-  REQUIRE(LargeAllocator<TestType>::was_zero(p));
+  REQUIRE(large::was_zero(p));
   const auto* c = static_cast<const unsigned char*>(p);
   for (std::size_t i = 0; i < (std::size_t{2} << 20); i += 4096) REQUIRE(c[i] == 0);
   a.deallocate(p);
@@ -69,7 +69,7 @@ TEMPLATE_TEST_CASE("large blocks: resize keeps contents, in place or by moving p
     void* q = a.resize(p, next);
     REQUIRE(q != nullptr);
     REQUIRE(check(q, size, 9));
-    REQUIRE(LargeAllocator<TestType>::usable_size(q) >= next);
+    REQUIRE(large::usable_size(q) >= next);
     REQUIRE(Segment::header_of(q)->kind == SegmentKind::Large);
     p = q;
     size = next;
@@ -77,7 +77,7 @@ TEMPLATE_TEST_CASE("large blocks: resize keeps contents, in place or by moving p
   }
   void* shrunk = a.resize(p, 50000);  // shrink in place, tail returned
   REQUIRE(shrunk == p);
-  REQUIRE(LargeAllocator<TestType>::usable_size(p) < (std::size_t{1} << 20));
+  REQUIRE(large::usable_size(p) < (std::size_t{1} << 20));
   REQUIRE(check(p, 50000, 9));
   a.deallocate(p);
   REQUIRE(a.counters().moved_resizes > 0);
@@ -133,21 +133,21 @@ TEST_CASE("cached strategy reuses regions and stays within its budget") {
   a.deallocate(p);
   void* q = a.allocate(std::size_t{1} << 20);
   REQUIRE(q == p);  // the same region came back, no syscall
-  REQUIRE_FALSE(LargeAllocator<CachedMap>::was_zero(q));
-  REQUIRE(a.strategy().counters().hits == 1);
+  REQUIRE_FALSE(large::was_zero(q));
+  REQUIRE(a.cache_counters().hits == 1);
   a.deallocate(q);
 
   // Free more than the budget: resident cached bytes stay bounded.
   std::vector<void*> blocks;
   for (int i = 0; i < 20; ++i) blocks.push_back(a.allocate(std::size_t{1} << 20));
   for (void* b : blocks) a.deallocate(b);
-  REQUIRE(a.strategy().counters().resident_bytes <= o.max_bytes);
+  REQUIRE(a.cache_counters().resident_bytes <= o.max_bytes);
 
   // A forced purge decommits everything: reused regions read zero again.
-  a.strategy().purge(0, true);
-  REQUIRE(a.strategy().counters().resident_bytes == 0);
+  a.purge(0, true);
+  REQUIRE(a.cache_counters().resident_bytes == 0);
   void* z = a.allocate(std::size_t{1} << 20);
-  REQUIRE(LargeAllocator<CachedMap>::was_zero(z));
+  REQUIRE(large::was_zero(z));
   REQUIRE(static_cast<unsigned char*>(z)[1000] == 0);
   a.deallocate(z);
 }
@@ -159,10 +159,10 @@ TEST_CASE("cached strategy: a full table evicts the oldest entry") {
   std::vector<void*> blocks;
   for (std::size_t i = 0; i < CachedMap::kSlots + 10; ++i) blocks.push_back(a.allocate(40000 + i * 70000));
   for (void* b : blocks) a.deallocate(b);
-  const CacheCounters c = a.strategy().counters();
+  const CacheCounters c = a.cache_counters();
   REQUIRE(c.evictions == 10);
   a.strategy().flush();
-  REQUIRE(a.strategy().counters().cached_bytes == 0);
+  REQUIRE(a.cache_counters().cached_bytes == 0);
 }
 
 TEST_CASE("impossible sizes fail with ENOMEM, not a crash") {

@@ -16,22 +16,23 @@
 // So free() finds a large block's header in O(1) by the same mask as a small
 // block's segment, and `kind == Large` tells them apart.
 //
-// Where mappings come from is a policy (Scudo-style), chosen as a template
-// parameter by a user of this library alone, or at start-up by the full
-// allocator (TINYALLOC_LARGE):
+// Where mappings come from is a policy (Scudo-style), a type that satisfies
+// the MappingStrategy concept below, chosen as a template parameter by a user
+// of this library alone, or at start-up by the full allocator
+// (TINYALLOC_LARGE):
 //   DirectMap — map on allocate, unmap on free.  No memory kept; a syscall
 //               pair per block.
 //   CachedMap — a bounded cache of recently freed mappings, reused by size;
 //               the kernel is visited only on a miss.  Entries idle longer than
 //               the purge delay are decommitted (kept as address space, read as
 //               zero); above the byte budget the oldest are decommitted, and when
-//               every slot is taken the oldest is unmapped.
-// A strategy provides: Mapping obtain(bytes, alignment); void give_back(Mapping);
-// void purge(now_ms, force); void lock(); void unlock() (for fork).
+//               every slot is taken the oldest is unmapped.  No system call is
+//               made under its lock.
 #pragma once
 
 #include <atomic>
 #include <cerrno>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -59,14 +60,63 @@ struct Mapping {
   bool zero = false;  ///< known to read as zero
 };
 
+/// What a strategy's cache holds (all zero for a strategy that keeps nothing).
+struct CacheCounters {
+  std::size_t hits, misses, evictions, purges, cached_bytes, resident_bytes;
+};
+
+/// The contract of a large-block strategy.  Every function may be called from
+/// any thread; none may hold a lock across a system call.
+///   obtain(bytes, alignment)  a mapping of at least `bytes`, aligned to
+///                             `alignment` (>= kSegmentSize), accounted as
+///                             committed; {} if the OS refuses
+///   give_back(m)              a mapping obtain() returned, no longer in use
+///   purge(now_ms, force)      return idle resident memory to the OS (all of
+///                             it if force); cheap when nothing is due
+///   next_purge_ms()           when purge() next has work (~0: never)
+///   flush()                   unmap everything kept (memory is short)
+///   lock() / unlock()         held across fork() by the process's handler
+///   counters()                what it holds
+template <class S>
+concept MappingStrategy = requires(S s, const S cs, const Mapping& m, std::size_t n, std::uint64_t t, bool f) {
+  { s.obtain(n, n) } noexcept -> std::same_as<Mapping>;
+  { s.give_back(m) } noexcept;
+  { s.purge(t, f) } noexcept;
+  { cs.next_purge_ms() } noexcept -> std::same_as<std::uint64_t>;
+  { s.flush() } noexcept;
+  { s.lock() } noexcept;
+  { s.unlock() } noexcept;
+  { cs.counters() } noexcept -> std::same_as<CacheCounters>;
+};
+
+// ---- any large block, whatever strategy made it ---------------------------------
+
+/// The header of the large block at (or in) p.
+inline LargeHeader* header_of(const void* p) noexcept { return static_cast<LargeHeader*>(Segment::header_of(p)); }
+/// Bytes usable at p, the block's start.
+inline std::size_t usable_size(const void* p) noexcept {
+  const LargeHeader* h = header_of(p);
+  return h->mapped - h->offset;
+}
+/// The block read as zero when it was handed out.
+inline bool was_zero(const void* p) noexcept { return header_of(p)->zero; }
+/// p is the start of its large block (not a pointer inside it).
+inline bool is_block_start(const void* p) noexcept {
+  const LargeHeader* h = header_of(p);
+  return static_cast<const char*>(p) == h->base + h->offset;
+}
+
 /// Map on allocate, unmap on free.
 class DirectMap {
  public:
   Mapping obtain(std::size_t bytes, std::size_t alignment) noexcept;
   void give_back(const Mapping& m) noexcept;
   void purge(std::uint64_t, bool) noexcept {}
+  std::uint64_t next_purge_ms() const noexcept { return ~std::uint64_t{0}; }
+  void flush() noexcept {}
   void lock() noexcept {}
   void unlock() noexcept {}
+  CacheCounters counters() const noexcept { return {}; }
 };
 
 struct CacheOptions {
@@ -74,12 +124,9 @@ struct CacheOptions {
   std::uint64_t purge_delay_ms = 100;             ///< idle time before an entry is decommitted
 };
 
-struct CacheCounters {
-  std::size_t hits, misses, evictions, purges, cached_bytes, resident_bytes;
-};
-
 /// A recycled-region cache (see the file comment).  All operations take one
-/// spinlock; they are the slow path of large blocks only.
+/// lock, never across a system call; they are the slow path of large blocks
+/// only.
 class CachedMap {
  public:
   static constexpr std::size_t kSlots = 64;
@@ -91,6 +138,7 @@ class CachedMap {
   Mapping obtain(std::size_t bytes, std::size_t alignment) noexcept;
   void give_back(const Mapping& m) noexcept;
   void purge(std::uint64_t now_ms, bool force) noexcept;
+  std::uint64_t next_purge_ms() const noexcept { return next_purge_ms_.load(std::memory_order_relaxed); }
   /// Unmap every entry (address space is short).
   void flush() noexcept;
   void lock() noexcept;
@@ -107,11 +155,12 @@ class CachedMap {
     bool resident;  ///< false once decommitted
   };
   void drop_slot(std::size_t i) noexcept;
-  void decommit_slot(std::size_t i) noexcept;
   std::size_t oldest(bool resident_only) const noexcept;
+  bool insert(const Entry& e) noexcept;
+  void decommit_outside_lock(Entry* entries, std::size_t n) noexcept;
 
   CacheOptions options_;
-  std::atomic<bool> lock_{false};
+  mutable region::Lock lock_;
   Entry slots_[kSlots] = {};
   std::size_t used_ = 0;
   std::size_t resident_bytes_ = 0, cached_bytes_ = 0;
@@ -124,7 +173,7 @@ struct LargeCounters {
 };
 
 /// Large blocks over a mapping strategy.
-template <class Strategy>
+template <MappingStrategy Strategy>
 class LargeAllocator {
  public:
   template <class... Args>
@@ -146,15 +195,13 @@ class LargeAllocator {
       return nullptr;
     }
     char* user = m.base + offset;
-    auto* h = header(user);
+    auto* h = header_of(user);
     if (!segment_map::mark(h, 1, true)) {
       strategy_.give_back(m);
       errno = ENOMEM;
       return nullptr;
     }
-    h->owner_flags.store(0, std::memory_order_relaxed);
-    h->kind = SegmentKind::Large;
-    h->cookie = header_cookie(h);
+    h->become_large();
     h->base = m.base;
     h->mapped = m.size;
     h->offset = offset;
@@ -165,9 +212,9 @@ class LargeAllocator {
   }
 
   void deallocate(void* p) noexcept {
-    LargeHeader* h = header(p);
+    LargeHeader* h = header_of(p);
     const Mapping m{h->base, h->mapped, false};
-    h->kind = SegmentKind::Free;
+    h->retire();
     segment_map::mark(h, 1, false);
     frees_.fetch_add(1, std::memory_order_relaxed);
     live_bytes_.fetch_sub(m.size, std::memory_order_relaxed);
@@ -179,13 +226,14 @@ class LargeAllocator {
   /// no longer needed), or by moving the pages to a larger mapping (mremap).
   /// Returns nullptr, leaving `p` intact, when neither is possible.
   void* resize(void* p, std::size_t size) noexcept {
-    LargeHeader* h = header(p);
+    LargeHeader* h = header_of(p);
     if (size > kMaxSize) return nullptr;
     const std::size_t page = region::page_size();
     const std::size_t need = region::align_up(h->offset + size, page);
     if (need <= h->mapped) {
-      if (need <= h->mapped / 2) {  // give back the tail rather than hold it
-        region::release(h->base + need, h->mapped - need, true);
+      // Give back the tail rather than hold it (if the kernel refuses to
+      // split the mapping, the block simply keeps it).
+      if (need <= h->mapped / 2 && region::release(h->base + need, h->mapped - need, true)) {
         live_bytes_.fetch_sub(h->mapped - need, std::memory_order_relaxed);
         h->mapped = need;
       }
@@ -199,12 +247,12 @@ class LargeAllocator {
     if (target == nullptr) return nullptr;
     const std::size_t old = h->mapped;
     if (!region::move(h->base, old, target, grown)) {
-      region::release(target, grown);
+      (void)region::release(target, grown);  // a failure is counted by region
       return nullptr;
     }
     region::commit(target + old, grown - old);  // accounting: the new tail is in use
     segment_map::mark(h, 1, false);
-    h = header(target + kHeaderRoom);
+    h = header_of(target + kHeaderRoom);
     segment_map::mark(h, 1, true);
     h->cookie = header_cookie(h);  // the cookie is bound to the header's address
     h->base = target;
@@ -214,16 +262,14 @@ class LargeAllocator {
     return target + kHeaderRoom;
   }
 
-  static std::size_t usable_size(const void* p) noexcept {
-    const LargeHeader* h = header(p);
-    return h->mapped - h->offset;
-  }
-  /// The block read as zero when it was handed out.
-  static bool was_zero(const void* p) noexcept { return header(p)->zero; }
-  static LargeHeader* header(const void* p) noexcept {
-    return static_cast<LargeHeader*>(Segment::header_of(p));
-  }
-
+  /// Return idle memory the strategy keeps (all of it if `force`).
+  void purge(std::uint64_t now_ms, bool force) noexcept { strategy_.purge(now_ms, force); }
+  std::uint64_t next_purge_ms() const noexcept { return strategy_.next_purge_ms(); }
+  /// Unmap everything kept (address space or memory is short).
+  void flush() noexcept { strategy_.flush(); }
+  void lock() noexcept { strategy_.lock(); }
+  void unlock() noexcept { strategy_.unlock(); }
+  CacheCounters cache_counters() const noexcept { return strategy_.counters(); }
   Strategy& strategy() noexcept { return strategy_; }
 
   LargeCounters counters() const noexcept {
