@@ -18,7 +18,7 @@ bool from_tinyalloc(void* p) {
   SegmentBase* h = Segment::header_of(p);
   if (h->kind == SegmentKind::Large) return true;
   return h->kind == SegmentKind::Small &&
-         (h->owner_flags.load(std::memory_order_relaxed) & ~kFlagMask) == thread_id();
+         (h->owner_word() & ~kFlagMask) == reinterpret_cast<std::uintptr_t>(tinyalloc::detail::tl_heap);
 }
 }  // namespace
 

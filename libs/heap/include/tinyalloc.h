@@ -66,7 +66,7 @@ typedef struct ta_stats_s {
   uint64_t segments_carved, segments_reused, segments_purged, segments_unmapped;
   uint64_t segments_dirty, segments_clean; /* in the free pools now: resident / purged */
   uint64_t segments_abandoned;             /* left by exited threads with live blocks */
-  uint64_t segments_reclaimed;             /* of those, adopted by another thread */
+  uint64_t segments_adopted;             /* of those, adopted by another thread */
   uint64_t heaps_created;
 } ta_stats_t;
 

@@ -2,6 +2,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "classify.hpp"
 #include "globals.hpp"
 #include "tinyalloc.h"
 
@@ -14,19 +15,12 @@ bool is_power_of_two(std::size_t a) noexcept { return a != 0 && (a & (a - 1)) ==
 // pages rather than writing them.
 constexpr std::size_t kZeroByDiscard = std::size_t{1} << 20;
 
-// Usable bytes of a small block at p (p may be inside the block if the
-// segment hands out aligned blocks).
-std::size_t small_usable(Segment* s, const void* p) noexcept {
-  if ((s->flags() & kHasAligned) == 0) return s->block_size;
-  return s->block_size - static_cast<std::size_t>(static_cast<const char*>(p) -
-                                                   reinterpret_cast<char*>(s->block_start(p)));
-}
-
-std::size_t usable(const void* p) noexcept {
-  if (!segment_map::contains(p)) report_misuse("malloc_usable_size(): pointer not allocated by tinyalloc", p);
-  SegmentBase* h = Segment::header_of(p);
-  if (h->kind == SegmentKind::Large) return large::LargeAllocator<large::DirectMap>::usable_size(p);
-  return small_usable(static_cast<Segment*>(h), p);
+// Usable bytes at p, a verified live block (p may be inside a small block
+// if its segment hands out aligned blocks).
+std::size_t usable(const detail::LiveBlock& live, const void* p) noexcept {
+  if (live.is_large()) return large::usable_size(p);
+  return live.segment()->block_size -
+         static_cast<std::size_t>(static_cast<const char*>(p) - reinterpret_cast<const char*>(live.block));
 }
 
 }  // namespace
@@ -40,7 +34,7 @@ void* heap_calloc(std::size_t count, std::size_t size) noexcept {
   if (n <= size_class::kMaxSmall) {
     // Fresh blocks of a segment that came zeroed from the OS need only their
     // free-list word cleared.
-    AllocFront* f = detail::tl_heap->classes[size_class::of(n)].current;
+    FreeBlocks* f = detail::tl_heap->classes[size_class::of(n)].current;
     const bool fresh = f->free != nullptr && Segment::of(f)->free_is_zero;
     void* p = detail::malloc_block(n);
     if (p == nullptr) return nullptr;
@@ -53,7 +47,7 @@ void* heap_calloc(std::size_t count, std::size_t size) noexcept {
   detail::announce(p, true);
   // A reused large block: for big ones, dropping the pages (they fault back
   // as zero, like a fresh mapping's) is far cheaper than writing them.
-  if (!large::LargeAllocator<large::DirectMap>::was_zero(p)) {
+  if (!large::was_zero(p)) {
     if (n >= kZeroByDiscard) {
       region::zero(p, n);
     } else {
@@ -69,18 +63,15 @@ void* heap_realloc(void* p, std::size_t size) noexcept {
     heap_free(p);
     return nullptr;
   }
-  if (!segment_map::contains(p)) report_misuse("realloc(): invalid pointer (not allocated by tinyalloc)", p);
-  SegmentBase* h = Segment::header_of(p);
-  std::size_t have;
+  const detail::LiveBlock live = detail::classify(p, "realloc()");
+  const std::size_t have = usable(live, p);
   // Under valgrind every realloc moves, so memcheck always knows the exact
   // size of a block (as valgrind's own realloc does).
-  if (h->kind == SegmentKind::Large) {
+  if (live.is_large()) {
     if (size > size_class::kMaxSmall && !track::kEnabled) {
-      if (void* q = detail::globals().large.resize(p, size)) return q;
+      if (void* q = detail::globals().large->resize(p, size)) return q;
     }
-    have = large::LargeAllocator<large::DirectMap>::usable_size(p);
   } else {
-    have = small_usable(static_cast<Segment*>(h), p);
     // In place while it fits and would not waste more than half the block.
     if (size <= have && size >= have / 2 && !track::kEnabled) return p;
   }
@@ -106,7 +97,7 @@ void* heap_aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
     char* block = static_cast<char*>(detail::malloc_block(size + alignment - 16));
     if (block == nullptr) return nullptr;
     char* aligned = reinterpret_cast<char*>(region::align_up(reinterpret_cast<std::uintptr_t>(block), alignment));
-    if (aligned != block) Segment::of(block)->set_flag(kHasAligned, true);
+    if (aligned != block) Segment::of(block)->set_aligned();
     detail::announce(aligned, false);
     return aligned;
   }
@@ -128,7 +119,9 @@ int heap_posix_memalign(void** out, std::size_t alignment, std::size_t size) noe
   return 0;
 }
 
-std::size_t heap_usable_size(const void* p) noexcept { return p == nullptr ? 0 : usable(p); }
+std::size_t heap_usable_size(const void* p) noexcept {
+  return p == nullptr ? 0 : usable(detail::classify(p, "malloc_usable_size()"), p);
+}
 
 }  // namespace tinyalloc
 

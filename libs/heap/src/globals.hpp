@@ -9,6 +9,8 @@
 
 #include "abandoned.hpp"
 #include "heap_pool.hpp"
+#include "large_path.hpp"
+#include "log.hpp"
 #include "tinyalloc/heap.hpp"
 
 // Per-class counters on the malloc fast path (CMake option TINYALLOC_STATS,
@@ -19,25 +21,15 @@
 
 namespace tinyalloc::detail {
 
-/// The large strategy chosen at start-up, as a table of functions generated
-/// from the strategy type (see large_ops<S>()).
-struct LargeOps {
-  void* (*allocate)(std::size_t size, std::size_t alignment) noexcept;
-  void (*deallocate)(void* p) noexcept;
-  void* (*resize)(void* p, std::size_t size) noexcept;
-  large::LargeCounters (*counters)() noexcept;
-  const char* name;
-};
-
 struct Globals {
-  explicit Globals(const Options& o) noexcept
-      : options(o), arena(o.arena), cached(o.large_cache) {}
+  explicit Globals(const Options& o) noexcept : options(o), arena(o.arena) {}
 
   Options options;
   Arena arena;
-  large::LargeAllocator<large::DirectMap> direct;
-  large::LargeAllocator<large::CachedMap> cached;
-  LargeOps large{};
+  LargePath* large = nullptr;  ///< the strategy in force, in large_storage
+  alignas(64) unsigned char large_storage[sizeof(LargePathOf<large::CachedMap>) > sizeof(LargePathOf<large::DirectMap>)
+                                              ? sizeof(LargePathOf<large::CachedMap>)
+                                              : sizeof(LargePathOf<large::DirectMap>)];
   HeapPool heaps;
   AbandonedSegments abandoned;
   pthread_key_t thread_exit_key{};
@@ -56,11 +48,6 @@ inline Globals& globals() noexcept {
   return init_globals();
 }
 
-/// Print "tinyalloc: <msg>" on stderr without allocating.
-void warn(const char* msg, const char* detail = nullptr) noexcept;
-/// The same, printf-style (one line, at most 512 bytes).
-void say(const char* fmt, ...) noexcept __attribute__((format(printf, 1, 2)));
-
 /// `o` with every TINYALLOC_* variable of the environment applied; a
 /// malformed value is reported and leaves its field as it was (options.cpp).
 Options options_from_environment(Options o) noexcept;
@@ -73,5 +60,12 @@ void* large_allocate(Globals& g, std::size_t size, std::size_t alignment) noexce
 
 /// Give a thread's segments away at its exit (pthread key destructor).
 void heap_abandon(Heap* h) noexcept;
+/// Return h's empty segments (kept as each class's current one) to the arena.
+void heap_release_empty(Heap* h) noexcept;
+/// The pthread key whose destructor hands an exiting thread's heap over
+/// (before the state is published: heaps register with it).
+void create_thread_exit_key(Globals& g) noexcept;
+/// The fork handlers (after the state is published: registering allocates).
+void install_fork_handlers() noexcept;
 
 }  // namespace tinyalloc::detail

@@ -1,45 +1,51 @@
-// The heap's slow paths: creating a thread's heap, refilling a size class,
-// adopting abandoned segments, collecting remote frees, and handing a heap
-// over when its thread exits.  The fast paths are inline in heap.hpp.
+// A heap's life and its malloc slow path: creating a thread's heap, refilling
+// a size class, adopting abandoned segments, collecting remote frees, and
+// handing the heap over when its thread exits.  The fast paths are inline in
+// heap.hpp; free's slow paths are in free.cpp.
 #include <cerrno>
 #include <new>
 #include <utility>
 
 #include "globals.hpp"
+#include "heap_internal.hpp"
+#include "purge.hpp"
 
 namespace tinyalloc::detail {
 
-constinit AllocFront g_empty_front{};
+constinit FreeBlocks g_empty_blocks{};
 
 namespace {
 template <std::size_t... I>
-constexpr HeapFront make_empty_heap(std::index_sequence<I...>) {
-  return HeapFront{{ClassFront{((void)I, &g_empty_front), {}}...}};
+constexpr ClassTable make_empty_heap(std::index_sequence<I...>) {
+  return ClassTable{{ClassSlot{((void)I, &g_empty_blocks), {}}...}};
 }
 }  // namespace
 
-constinit HeapFront g_empty_heap = make_empty_heap(std::make_index_sequence<size_class::kCount>{});
-__thread HeapFront* tl_heap __attribute__((tls_model("initial-exec"))) = &g_empty_heap;
+constinit ClassTable g_empty_heap = make_empty_heap(std::make_index_sequence<size_class::kCount>{});
+__thread ClassTable* tl_heap __attribute__((tls_model("initial-exec"))) = &g_empty_heap;
+
+void set_current(Heap* h, unsigned c) noexcept {
+  Segment* s = h->queues[c].current();
+  h->classes[c].current = s != nullptr ? &s->blocks : &g_empty_blocks;
+}
+
+void release_segment(Globals& g, Segment* s) noexcept {
+  TINYALLOC_ASSERT(s->is_unused() && s->check());
+  g.arena.release(s, region::now_ms());
+  purge_soon();
+}
 
 namespace {
-
-Heap* as_heap(HeapFront* f) noexcept { return static_cast<Heap*>(f); }
-
-/// Invariant: classes[c].current is the front of queues[c].available, or the empty front.
-void set_current(Heap* h, unsigned c) noexcept {
-  Segment* s = h->queues[c].front();
-  h->classes[c].current = s != nullptr ? &s->front : &g_empty_front;
-}
 
 Heap* heap_create(Globals& g) noexcept {
   Heap* h = g.heaps.acquire();
   if (h == nullptr) return nullptr;
+  TINYALLOC_ASSERT((reinterpret_cast<std::uintptr_t>(h) & kFlagMask) == 0);
+  TINYALLOC_ASSERT(static_cast<ClassTable*>(h) == reinterpret_cast<ClassTable*>(h));  // owner id == table address
   for (unsigned c = 0; c < size_class::kCount; ++c) {
-    h->classes[c].current = &g_empty_front;
+    h->classes[c].current = &g_empty_blocks;
     ::new (&h->queues[c]) ClassQueue();
   }
-  h->owner = thread_id();
-  if ((h->owner & kFlagMask) != 0) report_misuse("thread pointer is not 64-byte aligned:", reinterpret_cast<void*>(h->owner));
   h->next_free = nullptr;
   // A stale remote free may still raise the flag of a recycled heap: store,
   // never re-construct, so that is a (harmless) atomic race, not a data race.
@@ -49,21 +55,14 @@ Heap* heap_create(Globals& g) noexcept {
   return h;
 }
 
-void release_segment(Globals& g, Segment* s) noexcept {
-  s->heap.store(nullptr, std::memory_order_relaxed);
-  const std::uint64_t now = region::now_ms();
-  g.arena.release(s, now);
-  g.arena.purge(now);
-}
-
-/// Make an ownerless segment one of h's.  A remote free that read the heap
-/// pointer before this publishes it may push after the take below without
-/// telling this heap; so the segment goes on `available`, never `full`:
-/// refill() visits it (and takes its remote list) before it can be marked
-/// full, and from then on remote frees see this heap.
+/// Make an ownerless segment one of h's.  A remote free that read "no owner"
+/// before this publishes h may push after the take below without telling h;
+/// so the segment goes on `available`, never `full`: refill() visits it (and
+/// takes its remote list) before it can be marked full, and from then on
+/// remote frees see h.
 void adopt(Globals& g, Heap* h, Segment* s) noexcept {
-  s->heap.store(h, std::memory_order_release);
-  s->owner_flags.store(h->owner | (s->flags() & kHasAligned), std::memory_order_release);
+  s->adopt(h);
+  g.abandoned.count_adopted();
   s->take_thread_free();
   if (s->is_unused()) {
     release_segment(g, s);
@@ -97,13 +96,12 @@ Segment* fresh_segment(Globals& g, Heap* h, unsigned c) noexcept {
   Arena::Grant grant = g.arena.acquire(c);
   if (grant.memory == nullptr) {
     // Out of address space: what the large cache holds is free memory too.
-    g.cached.strategy().flush();
+    g.large->flush();
     grant = g.arena.acquire(c);
     if (grant.memory == nullptr) return nullptr;
   }
   Segment* s = Segment::create(grant.memory, static_cast<std::uint8_t>(c), size_class::size_of(c), grant.zero);
-  s->heap.store(h, std::memory_order_relaxed);
-  s->owner_flags.store(h->owner, std::memory_order_release);
+  s->claim(h);
   h->queues[c].push_front(*s);
   return s;
 }
@@ -113,22 +111,22 @@ Segment* fresh_segment(Globals& g, Heap* h, unsigned c) noexcept {
 Segment* find_segment(Globals& g, Heap* h, unsigned c) noexcept {
   ClassQueue& q = h->queues[c];
   collect_remote_frees(g, h);
-  if (Segment* s = q.front()) return s;
+  if (Segment* s = q.current()) return s;
   // Adopt what exited threads left, a bounded number per call.
   for (int i = 0; i < 16; ++i) {
     Segment* s = g.abandoned.pop();
     if (s == nullptr) break;
     adopt(g, h, s);
-    if (q.front() != nullptr) break;
+    if (q.current() != nullptr) break;
   }
-  if (Segment* s = q.front()) return s;
+  if (Segment* s = q.current()) return s;
   return fresh_segment(g, h, c);
 }
 
 void* alloc_small(Globals& g, Heap* h, unsigned c) noexcept {
   ClassQueue& q = h->queues[c];
   for (;;) {
-    Segment* s = q.front();
+    Segment* s = q.current();
     if (s == nullptr) {
       if (find_segment(g, h, c) == nullptr) {
         errno = ENOMEM;
@@ -137,9 +135,9 @@ void* alloc_small(Globals& g, Heap* h, unsigned c) noexcept {
       continue;
     }
     if (s->refill()) {
-      h->classes[c].current = &s->front;
+      h->classes[c].current = &s->blocks;
       h->classes[c].count();
-      return s->front.pop();
+      return s->blocks.pop();
     }
     q.mark_full(*s);
     set_current(h, c);
@@ -149,93 +147,56 @@ void* alloc_small(Globals& g, Heap* h, unsigned c) noexcept {
 }  // namespace
 
 void* large_allocate(Globals& g, std::size_t size, std::size_t alignment) noexcept {
-  void* p = g.large.allocate(size, alignment);
+  void* p = g.large->allocate(size, alignment);
   // Out of address space: pooled small segments hold some; give it back.
   if (p == nullptr && size <= large::LargeAllocator<large::DirectMap>::kMaxSize && g.arena.trim() != 0)
-    p = g.large.allocate(size, alignment);
+    p = g.large->allocate(size, alignment);
   return p;
 }
 
 void* malloc_slow(std::size_t size) noexcept {
   Globals& g = globals();
-  if (size > size_class::kMaxSmall) return large_allocate(g, size, 16);
-  HeapFront* f = tl_heap;
-  Heap* h = f == &g_empty_heap ? heap_create(g) : as_heap(f);
-  if (h == nullptr) {
-    errno = ENOMEM;
-    return nullptr;
+  void* p;
+  if (size > size_class::kMaxSmall) {
+    p = large_allocate(g, size, 16);
+  } else {
+    ClassTable* t = tl_heap;
+    Heap* h = t == &g_empty_heap ? heap_create(g) : static_cast<Heap*>(t);
+    if (h == nullptr) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    p = alloc_small(g, h, size_class::of(size));
   }
-  return alloc_small(g, h, size_class::of(size));
+  purge_at_safe_point();
+  return p;
 }
 
 void segment_emptied(Segment* s) noexcept {
-  Heap* h = as_heap(tl_heap);
+  Heap* h = static_cast<Heap*>(tl_heap);
   ClassQueue& q = h->queues[s->size_class];
-  if (q.front() == s) {
+  if (q.current() == s) {
     // Keep the segment this class allocates from, and make its blocks
     // reachable from the fast path at once (no slow path just to migrate).
-    if (s->front.free == nullptr) s->take_local();
+    if (s->blocks.free == nullptr) s->take_local();
     return;
   }
   q.remove(*s);
   release_segment(globals(), s);
+  purge_at_safe_point();
 }
 
-namespace {
-// After a free that went back to its owner's local list.
-void local_free_done(Segment* s) noexcept {
-  if (s->is_unused()) segment_emptied(s);
-}
-}  // namespace
-
-void free_suspect(Segment* s, Block* b) noexcept {
-  if (!s->is_block_start(b)) report_misuse("free(): invalid pointer (not the start of a block)", b);
-  if (s->holds_free(b)) report_misuse("free(): double free of", b);
-  s->push_local(b);  // a live block whose first word happened to look like a link
-  --s->front.used;
-  local_free_done(s);
-}
-
-void free_slow(SegmentBase* header, void* p) noexcept {
-  if (!segment_map::contains(p) || header->cookie != header_cookie(header))
-    report_misuse("free(): invalid pointer (not allocated by tinyalloc)", p);
-  switch (header->kind) {
-    case SegmentKind::Large:
-      if (p != reinterpret_cast<const large::LargeHeader*>(header)->base +
-                   reinterpret_cast<const large::LargeHeader*>(header)->offset)
-        report_misuse("free(): invalid pointer (inside a large block)", p);
-      globals().large.deallocate(p);
-      return;
-    case SegmentKind::Small:
-      break;
-    default:
-      report_misuse("free(): double free or invalid pointer (segment not in use)", p);
+void heap_release_empty(Heap* h) noexcept {
+  Globals& g = globals();
+  for (unsigned c = 0; c < size_class::kCount; ++c) {
+    Segment* s = h->queues[c].current();
+    if (s == nullptr) continue;
+    s->take_thread_free();
+    if (!s->is_unused()) continue;
+    h->queues[c].remove(*s);
+    release_segment(g, s);
+    set_current(h, c);
   }
-  Segment* s = static_cast<Segment*>(header);
-  const std::uintptr_t word = s->owner_flags.load(std::memory_order_acquire);
-  Block* b = (word & kHasAligned) != 0 ? s->block_start(p) : static_cast<Block*>(p);
-  if ((word & kHasAligned) == 0 && !s->is_block_start(b))
-    report_misuse("free(): invalid pointer (not the start of a block)", p);
-  if ((word & ~kFlagMask) == thread_id()) {  // ours, with a flag set
-    if (s->looks_free(b) && s->holds_free(b)) report_misuse("free(): double free of", p);
-    s->push_local(b);
-    --s->front.used;
-    if ((word & kInFull) != 0) {
-      Heap* h = as_heap(tl_heap);
-      h->queues[s->size_class].mark_available(*s);
-      set_current(h, s->size_class);
-    }
-    local_free_done(s);
-    return;
-  }
-  // Another thread's (or an abandoned) segment: its lists cannot be walked
-  // from here, but a block whose first word decodes to a link is free.
-  if (kHardened && s->looks_free(b)) report_misuse("free(): double free of", p);
-  // Read the owner before pushing: once the block is on the remote list the
-  // owner may collect it, empty the segment and recycle it.  Until then the
-  // block is live and the segment cannot go anywhere.
-  auto* owner = static_cast<Heap*>(s->heap.load(std::memory_order_acquire));
-  if (s->push_thread_free(b) && owner != nullptr) owner->remote_pending.store(true, std::memory_order_release);
 }
 
 void heap_abandon(Heap* h) noexcept {
@@ -250,14 +211,16 @@ void heap_abandon(Heap* h) noexcept {
         release_segment(g, s);
         continue;
       }
-      s->heap.store(nullptr, std::memory_order_release);
-      s->owner_flags.store(s->flags() & kHasAligned, std::memory_order_release);
+      TINYALLOC_ASSERT(s->check());
+      s->abandon();
+      g.abandoned.count_abandoned();
       g.abandoned.push(s);
     }
-    h->classes[c].current = &g_empty_front;
+    h->classes[c].current = &g_empty_blocks;
   }
   tl_heap = &g_empty_heap;
   g.heaps.release(h);
+  purge_at_safe_point();
 }
 
 }  // namespace tinyalloc::detail

@@ -7,20 +7,36 @@
 namespace tinyalloc::detail {
 
 Heap* HeapPool::acquire() noexcept {
-  LockGuard g(lock_);
-  if (free_ != nullptr) {
-    Heap* h = free_;
-    free_ = h->next_free;
-    return h;
-  }
-  if (chunks_ == nullptr || chunks_->used == kPerChunk) {
+  for (;;) {
+    {
+      region::LockGuard g(lock_);
+      if (free_ != nullptr) {
+        Heap* h = free_;
+        free_ = h->next_free;
+        return h;
+      }
+      if (chunks_ != nullptr && chunks_->used < kPerChunk) return carve();
+    }
+    // A new chunk, mapped without the lock held; if another thread installed
+    // one meanwhile, ours goes back.
     auto* c = static_cast<Chunk*>(region::reserve(kChunkBytes, region::page_size()));
     if (c == nullptr) return nullptr;
     region::commit(c, kChunkBytes);
-    c->next = chunks_;
     c->used = 0;
-    chunks_ = c;
+    {
+      region::LockGuard g(lock_);
+      if (chunks_ == nullptr || chunks_->used == kPerChunk) {
+        c->next = chunks_;
+        chunks_ = c;
+        return carve();
+      }
+    }
+    (void)region::release(c, kChunkBytes, true);  // a failure is counted by region
   }
+}
+
+// Under the lock: the next never-used heap of the newest chunk.
+Heap* HeapPool::carve() noexcept {
   ++created_;
   Heap* h = &chunks_->heaps()[chunks_->used];
   // Zero the counters once; a recycled heap keeps counting where it was.
@@ -31,7 +47,7 @@ Heap* HeapPool::acquire() noexcept {
 }
 
 void HeapPool::release(Heap* h) noexcept {
-  LockGuard g(lock_);
+  region::LockGuard g(lock_);
   h->next_free = free_;
   free_ = h;
 }

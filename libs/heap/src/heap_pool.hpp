@@ -6,7 +6,7 @@
 
 #include <cstddef>
 
-#include "spinlock.hpp"
+#include "tinyalloc/region.hpp"
 #include "tinyalloc/heap.hpp"
 
 namespace tinyalloc::detail {
@@ -21,12 +21,12 @@ class HeapPool {
   /// Visit every heap ever handed out (live or recycled).
   template <class F>
   void for_each(F&& f) noexcept {
-    LockGuard g(lock_);
+    region::LockGuard g(lock_);
     for (Chunk* c = chunks_; c != nullptr; c = c->next)
       for (std::size_t i = 0; i < c->used; ++i) f(c->heaps()[i]);
   }
 
-  SpinLock& lock() noexcept { return lock_; }
+  region::Lock& lock() noexcept { return lock_; }
 
  private:
   struct Chunk {
@@ -38,7 +38,9 @@ class HeapPool {
   static constexpr std::size_t kHeapOffset = 128;
   static constexpr std::size_t kPerChunk = (kChunkBytes - kHeapOffset) / sizeof(Heap);
 
-  SpinLock lock_;
+  Heap* carve() noexcept;
+
+  region::Lock lock_;
   Chunk* chunks_ = nullptr;
   Heap* free_ = nullptr;
   std::size_t created_ = 0;

@@ -87,6 +87,7 @@ Options options_from_environment(Options o) noexcept {
   env_uint("TINYALLOC_PURGE_DELAY_MS", kMaxPurgeDelayMs, o.arena.purge_delay_ms);
   o.large_cache.purge_delay_ms = o.arena.purge_delay_ms;
   env_bool("TINYALLOC_EAGER_COMMIT", o.arena.prefault);
+  env_bool("TINYALLOC_PURGE_THREAD", o.purge_thread);
   env_bool("TINYALLOC_SHOW_STATS", o.show_stats);
   env_bool("TINYALLOC_VERBOSE", o.verbose);
   return o;
@@ -94,10 +95,12 @@ Options options_from_environment(Options o) noexcept {
 
 void say_options(const Options& o, bool from_code) noexcept {
   say("options%s: TINYALLOC_LARGE=%s TINYALLOC_LARGE_CACHE_MB=%llu TINYALLOC_PURGE_DELAY_MS=%llu "
-      "TINYALLOC_EAGER_COMMIT=%d TINYALLOC_SHOW_STATS=%d TINYALLOC_VERBOSE=%d; statistics counters %s",
+      "TINYALLOC_PURGE_THREAD=%d TINYALLOC_EAGER_COMMIT=%d TINYALLOC_SHOW_STATS=%d TINYALLOC_VERBOSE=%d; "
+      "statistics counters %s",
       from_code ? " (set_options, then environment)" : "", strategy_name(o.large),
       static_cast<unsigned long long>(o.large_cache.max_bytes >> 20),
-      static_cast<unsigned long long>(o.arena.purge_delay_ms), o.arena.prefault ? 1 : 0, o.show_stats ? 1 : 0,
+      static_cast<unsigned long long>(o.arena.purge_delay_ms), o.purge_thread ? 1 : 0, o.arena.prefault ? 1 : 0,
+      o.show_stats ? 1 : 0,
       o.verbose ? 1 : 0, TINYALLOC_STATS ? "compiled in" : "compiled out (TINYALLOC_STATS=OFF)");
 }
 

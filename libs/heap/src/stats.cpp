@@ -5,7 +5,6 @@
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "globals.hpp"
@@ -37,8 +36,8 @@ void stats_get(Stats& out) noexcept {
     });
   }
   for (unsigned c = 0; c < size_class::kCount; ++c) out.small_total += out.served[c];
-  out.large = g.large.counters();
-  out.cache = g.cached.strategy().counters();
+  out.large = g.large->counters();
+  out.cache = g.large->cache_counters();
   out.arena = g.arena.counters();
   out.memory = region::counters();
   out.in_use_small = segments_held(out.arena) * kSegmentSize;
@@ -46,8 +45,7 @@ void stats_get(Stats& out) noexcept {
   out.heaps_created = g.heaps.created();
   out.segments_abandoned = g.abandoned.abandoned();
   out.segments_adopted = g.abandoned.adopted();
-  rusage ru{};
-  if (::getrusage(RUSAGE_SELF, &ru) == 0) out.peak_rss_kib = static_cast<std::size_t>(ru.ru_maxrss);
+  out.peak_rss_kib = region::peak_rss_bytes() >> 10;
 }
 
 namespace {
@@ -56,12 +54,7 @@ using Writer = void (*)(void* arg, const char* text);
 
 void write_fd(void* arg, const char* text) noexcept {
   const int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(arg));
-  for (std::size_t n = __builtin_strlen(text); n > 0;) {
-    const ssize_t w = ::write(fd, text, n);
-    if (w <= 0) return;
-    text += w;
-    n -= static_cast<std::size_t>(w);
-  }
+  region::write_all(fd, text, __builtin_strlen(text));
 }
 
 /// Collects whole lines in a stack buffer and hands them to the writer when
@@ -131,14 +124,14 @@ void print_table(Writer write, void* arg) noexcept {
   p.line("  %-16s %s: small segments %s (%zu), large blocks %s (%llu)\n", "in use",
          human(s.in_use_small + s.in_use_large, a), human(s.in_use_small, b), s.in_use_small / kSegmentSize,
          human(s.in_use_large, c), u(s.large.allocations - s.large.frees));
-  p.line("  large (%-6s)   allocations %llu, frees %llu, resized in place %llu, moved %llu\n", g.large.name,
+  p.line("  large (%-6s)   allocations %llu, frees %llu, resized in place %llu, moved %llu\n", g.large->name(),
          u(s.large.allocations), u(s.large.frees), u(s.large.in_place_resizes), u(s.large.moved_resizes));
   p.line("  %-16s hits %llu, misses %llu, evictions %llu, purges %llu, holding %s\n", "large cache",
          u(s.cache.hits), u(s.cache.misses), u(s.cache.evictions), u(s.cache.purges), human(s.cache.cached_bytes, a));
   p.line("  %-16s carved %llu, reused %llu, purged %llu, unmapped %llu; pooled: dirty %llu, clean %llu\n",
          "segments", u(s.arena.segments_carved), u(s.arena.segments_reused), u(s.arena.segments_purged),
          u(s.arena.segments_unmapped), u(s.arena.dirty), u(s.arena.clean));
-  p.line("  %-16s heaps created %llu, segments abandoned %llu, reclaimed %llu\n", "threads", u(s.heaps_created),
+  p.line("  %-16s heaps created %llu, segments abandoned %llu, adopted %llu\n", "threads", u(s.heaps_created),
          u(s.segments_abandoned), u(s.segments_adopted));
 }
 
@@ -199,7 +192,7 @@ void ta_stats_get(ta_stats_t* out) {
   out->segments_dirty = s.arena.dirty;
   out->segments_clean = s.arena.clean;
   out->segments_abandoned = s.segments_abandoned;
-  out->segments_reclaimed = s.segments_adopted;
+  out->segments_adopted = s.segments_adopted;
   out->heaps_created = s.heaps_created;
 }
 

@@ -8,6 +8,9 @@
 // Who owns what:
 //   - A Heap belongs to one thread (created on its first malloc, handed over
 //     at its exit).  Only that thread writes it, except `remote_pending`.
+//     The heap's address is the owner id in each of its segments' owner word
+//     (segment/header.hpp): unlike a thread id it is never shared with a
+//     thread that did not create it, even across fork().
 //   - A small segment belongs to one heap.  The owner allocates and frees
 //     without locks or atomic read-modify-writes; other threads free into the
 //     segment's atomic thread_free list (segment.hpp).
@@ -16,12 +19,12 @@
 //     that needs a segment adopts them.  Nothing leaks, later frees still work.
 //
 // Fast paths (one screen each, below):
-//   malloc: size -> class (table load), the heap's current segment front for
+//   malloc: size -> class (table load), the free blocks of the heap's current segment for
 //           that class, pop its free list.  No branch on "has a heap": a
-//           thread without one points at the empty heap, whose fronts are
+//           thread without one points at the empty heap, whose slots are
 //           always empty, so its first malloc falls into the slow path.
 //   free:   mask the pointer to its header; if the owner word equals this
-//           thread's id (and so no flag is set), push onto local_free.
+//           thread's heap (and so no flag is set), push onto local_free.
 //           Hardened (default): a block freed twice in a row is caught with
 //           one compare; checked-free builds also verify, without a division
 //           or a list walk, that p is tinyalloc's, a block start, and not
@@ -39,25 +42,12 @@
 
 namespace tinyalloc {
 
-/// This thread's id: its thread pointer (the TCB address on x86-64/aarch64
-/// glibc), unique among live threads, never 0, and 64-byte aligned so the
-/// owner word's low bits are free for flags.  One register read, no TLS load.
-inline std::uintptr_t thread_id() noexcept {
-#if defined(__x86_64__)
-  std::uintptr_t tid;
-  __asm__("movq %%fs:0, %0" : "=r"(tid));
-  return tid;
-#else
-  return reinterpret_cast<std::uintptr_t>(__builtin_thread_pointer());
-#endif
-}
-
 /// One size class as the malloc fast path sees it.  The counter sits beside
 /// the pointer so counting writes the cache line the lookup just read.
-struct ClassFront {
-  /// The front of the segment this heap allocates from, or the shared empty
-  /// front (free == nullptr) when it has none.  Owner only.
-  AllocFront* current;
+struct ClassSlot {
+  /// The free blocks of the segment this heap allocates from, or the shared
+  /// empty FreeBlocks (free == nullptr) when it has none.  Owner only.
+  FreeBlocks* current;
   /// Blocks served (statistics).  Written by the owner with plain load+store
   /// (no RMW); read by anyone merging statistics.
   std::atomic<std::uint64_t> served;
@@ -69,14 +59,13 @@ struct ClassFront {
   }
 };
 
-/// What the malloc fast path reads.
-struct HeapFront {
-  ClassFront classes[size_class::kCount];
+/// What the malloc fast path reads: one slot per size class.
+struct ClassTable {
+  ClassSlot classes[size_class::kCount];
 };
 
-/// A thread's heap.
-struct Heap : HeapFront {
-  std::uintptr_t owner;                      ///< thread_id() of the owner
+/// A thread's heap.  Its address (equal to its ClassTable's) is its owner id.
+struct Heap : ClassTable {
   ClassQueue queues[size_class::kCount];     ///< the segments it owns, per class
   Heap* next_free;                           ///< link in the heap pool when unused
 
@@ -87,11 +76,12 @@ struct Heap : HeapFront {
 };
 
 namespace detail {
-extern AllocFront g_empty_front;
-extern HeapFront g_empty_heap;
+extern FreeBlocks g_empty_blocks;
+extern ClassTable g_empty_heap;
 /// This thread's heap (the empty heap until its first malloc).  __thread, not
-/// thread_local: no dynamic initialisation, so no TLS wrapper call.
-extern __thread HeapFront* tl_heap __attribute__((tls_model("initial-exec")));
+/// thread_local: no dynamic initialisation, so no TLS wrapper call.  A thread
+/// created after fork() starts with the empty heap, whatever stack it reuses.
+extern __thread ClassTable* tl_heap __attribute__((tls_model("initial-exec")));
 
 void* malloc_slow(std::size_t size) noexcept;
 void free_slow(SegmentBase* header, void* p) noexcept;
@@ -104,10 +94,10 @@ void free_suspect(Segment* s, Block* b) noexcept;
 // announcements, which vanish unless TINYALLOC_VALGRIND is set.
 inline void* malloc_block(std::size_t size) noexcept {
   if (__builtin_expect(size <= size_class::kMaxSmall, 1)) {
-    HeapFront* h = detail::tl_heap;
+    ClassTable* h = detail::tl_heap;
     const unsigned c = size_class::of(size);
-    ClassFront& k = h->classes[c];
-    AllocFront* f = k.current;
+    ClassSlot& k = h->classes[c];
+    FreeBlocks* f = k.current;
     if (__builtin_expect(f->free != nullptr, 1)) {
       k.count();
       return f->pop();
@@ -123,7 +113,7 @@ inline void free_block(void* p) noexcept {
       report_misuse("free(): invalid pointer (not allocated by tinyalloc)", p);
   }
   SegmentBase* header = Segment::header_of(p);
-  if (__builtin_expect(header->owner_flags.load(std::memory_order_relaxed) == thread_id(), 1)) {
+  if (__builtin_expect(header->owner_word() == reinterpret_cast<std::uintptr_t>(detail::tl_heap), 1)) {
     Segment* s = static_cast<Segment*>(header);
     Block* b = static_cast<Block*>(p);
     if constexpr (kCheckedFree) {
@@ -132,7 +122,7 @@ inline void free_block(void* p) noexcept {
       if (__builtin_expect(b == s->local_free, 0)) return free_suspect(s, b);  // freed twice in a row
     }
     s->push_local(b);
-    if (__builtin_expect(--s->front.used == 0, 0)) segment_emptied(s);
+    if (__builtin_expect(--s->blocks.used == 0, 0)) segment_emptied(s);
     return;
   }
   free_slow(header, p);
@@ -180,6 +170,10 @@ struct Options {
   LargeStrategy large = LargeStrategy::Cached;
   ArenaOptions arena{};
   large::CacheOptions large_cache{};
+  /// Return idle memory from a background thread that exists only while
+  /// something waits for its purge delay (TINYALLOC_PURGE_THREAD); off, it is
+  /// returned by later allocator calls that reach a slow path.
+  bool purge_thread = true;
   bool show_stats = false;  ///< print the statistics table on stderr at exit
   bool verbose = false;     ///< print the options in force at start-up, and rare events once each
 };
@@ -196,7 +190,7 @@ struct Stats {
   std::uint64_t served[size_class::kCount];  ///< small blocks handed out, per size class
   std::uint64_t small_total;
   large::LargeCounters large;
-  large::CacheCounters cache;
+  large::CacheCounters cache;  ///< the large strategy's cache (all 0 for `direct`)
   ArenaCounters arena;
   region::Counters memory;
   /// Bytes in use by the program: small segments held by thread heaps (live
@@ -207,10 +201,16 @@ struct Stats {
   std::size_t in_use_large;
   std::size_t heaps_created;
   std::size_t segments_abandoned;
-  std::size_t segments_adopted;
+  std::size_t segments_adopted;  ///< abandoned segments taken over by another heap
   std::size_t peak_rss_kib;
 };
 void stats_get(Stats& out) noexcept;
+/// Give every free page, and the address space pooled for reuse, back to the
+/// OS now (malloc_trim): due or not, empty segments and cached large blocks
+/// are decommitted and unmapped, and segments of exited threads whose blocks
+/// were all freed are reclaimed.  True if anything was released.
+bool trim() noexcept;
+
 /// The statistics table, to a file descriptor, or in pieces of whole lines
 /// (NUL-terminated) to `write(arg, text)`.  Neither allocates.
 void stats_print(int fd) noexcept;

@@ -1,0 +1,31 @@
+// The one pointer classifier: what a pointer handed back to tinyalloc (free,
+// realloc, malloc_usable_size) is, or which misuse it is.
+#pragma once
+
+#include "tinyalloc/heap.hpp"
+
+namespace tinyalloc::detail {
+
+/// A live block, verified.
+struct LiveBlock {
+  SegmentBase* header;
+  /// Small blocks: the block start (p itself, or the start of the block an
+  /// aligned allocation handed out p inside).  Large blocks: nullptr.
+  Block* block;
+  /// Small blocks: the owner word as read (owner heap | flags).
+  std::uintptr_t owner_word;
+
+  bool is_large() const noexcept { return block == nullptr; }
+  Segment* segment() const noexcept { return static_cast<Segment*>(header); }
+};
+
+/// Verify that p (not null) is a block tinyalloc handed out and that is not
+/// free: p lies in a window of tinyalloc's, its header carries the cookie and
+/// a live kind, p is a block start (or, for a segment that hands out aligned
+/// blocks, inside one), and the block is not on a free list (by its encoded
+/// first word; for this thread's own segments confirmed by walking them).
+/// Anything else is reported as a misuse of `call` ("free()", "realloc()",
+/// ...) and the process aborts.
+LiveBlock classify(const void* p, const char* call) noexcept;
+
+}  // namespace tinyalloc::detail
