@@ -205,6 +205,33 @@ TEST_CASE("realloc of a freed pointer", "[misuse][double]") {
   });
 }
 
+// Issue 9: a realloc that fits in place must check the block too, or it
+// hands a freed block back to the program as live (and the free list still
+// holds it: the next malloc of its class returns it a second time).  Another
+// live block of the class keeps the segment in use, as in a real program.
+int realloc_freed_in_place(std::size_t size, std::size_t new_size) {
+  void* keep = do_malloc(size);
+  void* p = do_malloc(size);
+  do_free(p);
+  announce(p);
+  void* q = do_realloc(p, new_size);
+  std::printf("realloc returned %p\n", q);
+  do_free(keep);
+  return 0;
+}
+
+TEST_CASE("realloc of a freed 48-byte block to the same size (in place)", "[misuse][double][realloc]") {
+  expect_detected([] { return realloc_freed_in_place(48, 48); });
+}
+
+TEST_CASE("realloc of a freed 48-byte block to a smaller size (in place)", "[misuse][double][realloc]") {
+  expect_detected([] { return realloc_freed_in_place(48, 40); });
+}
+
+TEST_CASE("realloc of a freed 200-byte block to the same size (in place)", "[misuse][double][realloc]") {
+  expect_detected([] { return realloc_freed_in_place(200, 200); });
+}
+
 // A use-after-free write into a freed block's first word (where an intrusive
 // free list keeps its link) must not steer a later malloc to the address the
 // attacker wrote.  Accepted: the corruption is detected (SIGABRT with a
