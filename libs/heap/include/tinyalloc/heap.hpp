@@ -216,4 +216,16 @@ void stats_get(Stats& out) noexcept;
 void stats_print(int fd) noexcept;
 void stats_print(void (*write)(void* arg, const char* text), void* arg) noexcept;
 
+// ---- glibc compatibility (glibc_compat.cpp) ----------------------------------
+// What the override's malloc_trim() calls.  Kept apart from the rest of the
+// heap's interface: it only strings together what the arena and the large
+// cache already offer.
+
+/// Give every free page and all pooled address space back to the OS: the
+/// arena's empty segments (decommitted, then unmapped) and every entry of the
+/// large-block cache.  Memory held by live blocks, and the segments threads
+/// still own, stay.  True if anything was released (committed or reserved
+/// bytes went down; approximate while other threads allocate or free).
+bool trim() noexcept;
+
 }  // namespace tinyalloc
