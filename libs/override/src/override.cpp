@@ -3,13 +3,14 @@
 // inline the heap's fast paths.
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <malloc.h>
 #include <new>
-#include <unistd.h>
 
 #include "tinyalloc/heap.hpp"
 #include "tinyalloc/override.hpp"
+#include "tinyalloc/region.hpp"
 
 #define TA_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -38,15 +39,27 @@ TA_EXPORT int posix_memalign(void** out, size_t alignment, size_t size) noexcept
   return heap_posix_memalign(out, alignment, size);
 }
 
+// C11/C17 (DR 460)/C23: an alignment the implementation does not support
+// fails; tinyalloc supports powers of two only (EINVAL otherwise).
 TA_EXPORT void* aligned_alloc(size_t alignment, size_t size) noexcept { return heap_aligned_alloc(alignment, size); }
-TA_EXPORT void* memalign(size_t alignment, size_t size) noexcept { return heap_aligned_alloc(alignment, size); }
 
-TA_EXPORT void* valloc(size_t size) noexcept {
-  return heap_aligned_alloc(static_cast<size_t>(::sysconf(_SC_PAGESIZE)), size);
+// As glibc: any alignment is rounded up to a power of two (0 to 1), and 16 or
+// less is plain malloc (heap_aligned_alloc serves those from a class of at
+// least `alignment` bytes).  Only an alignment no power of two can reach fails.
+TA_EXPORT void* memalign(size_t alignment, size_t size) noexcept {
+  if (alignment > SIZE_MAX / 2 + 1) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  size_t a = 1;
+  while (a < alignment) a <<= 1;
+  return heap_aligned_alloc(a, size);
 }
 
+TA_EXPORT void* valloc(size_t size) noexcept { return heap_aligned_alloc(region::page_size(), size); }
+
 TA_EXPORT void* pvalloc(size_t size) noexcept {
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t page = region::page_size();
   if (size > SIZE_MAX - page) {
     errno = ENOMEM;
     return nullptr;
