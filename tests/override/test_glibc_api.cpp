@@ -281,10 +281,16 @@ TEST_CASE("mallopt accepts glibc's parameters and ignores them", "[glibc][mallop
   void* p = std::malloc(64 * 1024);
   REQUIRE(Segment::header_of(p)->kind == SegmentKind::Large);
   std::free(p);
+  // M_PERTURB: glibc would fill every new block with ~0xAA; a fresh mapping
+  // (200 MiB: more than the large cache keeps, so never a reused one) still
+  // reads as zero.
   REQUIRE(mallopt(M_PERTURB, 0xAA) == 1);
-  auto* c = static_cast<unsigned char*>(std::malloc(64));
-  c[0] = 0x11;
+  auto* c = static_cast<unsigned char*>(keep(std::malloc(200 * MiB)));
+  REQUIRE(c != nullptr);
+  REQUIRE(c[0] == 0);
+  REQUIRE(c[100 * MiB] == 0);
   std::free(c);
+  REQUIRE(mallopt(M_PERTURB, 0) == 1);
 }
 
 TEST_CASE("malloc_trim gives free memory back and says whether it did", "[glibc][malloc_trim]") {
@@ -452,4 +458,46 @@ TEST_CASE("valloc, pvalloc, malloc_usable_size, reallocarray, cfree, realloc(p, 
   errno = 0;
   REQUIRE(std::realloc(p, 0) == nullptr);  // freed, as glibc does
   REQUIRE(errno == 0);
+}
+
+TEST_CASE("malloc(0), small blocks' alignment, calloc overflow, a foreign pointer", "[glibc][family]") {
+  // malloc(0): distinct non-NULL blocks, as glibc.
+  void* z1 = std::malloc(0);
+  void* z2 = std::malloc(0);
+  REQUIRE(z1 != nullptr);
+  REQUIRE(z2 != nullptr);
+  REQUIRE(z1 != z2);
+  std::free(z1);
+  std::free(z2);
+  // 8 bytes or less: an 8-byte class, 8-aligned (glibc: always 16);
+  // more: 16-aligned.
+  std::vector<void*> tiny, other;
+  bool some_not_16 = false;
+  for (int i = 0; i < 64; ++i) {
+    tiny.push_back(std::malloc(8));
+    REQUIRE(aligned(tiny.back(), 8));
+    some_not_16 = some_not_16 || !aligned(tiny.back(), 16);
+  }
+  REQUIRE(some_not_16);
+  for (std::size_t n = 9; n <= 4096; n += 7) {
+    other.push_back(std::malloc(n));
+    REQUIRE(aligned(other.back(), 16));
+  }
+  for (void* p : tiny) std::free(p);
+  for (void* p : other) std::free(p);
+  // calloc: count * size overflows -> NULL, ENOMEM.
+  errno = 0;
+  volatile std::size_t half = SIZE_MAX / 2;
+  REQUIRE(std::calloc(half, 3) == nullptr);
+  REQUIRE(errno == ENOMEM);
+  // malloc_usable_size of a pointer tinyalloc did not hand out: one line, abort.
+  const test_child::Result r = test_child::run(
+      [] {
+        int on_stack = 0;
+        return static_cast<int>(malloc_usable_size(&on_stack));
+      },
+      30);
+  INFO(r.describe());
+  REQUIRE(r.signaled(SIGABRT));
+  REQUIRE(r.output.rfind("tinyalloc: malloc_usable_size(): pointer not allocated by tinyalloc 0x", 0) == 0);
 }

@@ -1,7 +1,7 @@
 /* Run by test_preload with and without LD_PRELOAD=libtinyalloc.so: glibc's
  * extensions and __libc_* names must reach the same allocator as malloc.
  * Plain C, linked to nothing of tinyalloc's.  Exit 0 when every check holds;
- * stdout's last line is the first line of malloc_info (which allocator).   */
+ * stdout's last line is the first line of malloc_info (which allocator). */
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +20,14 @@ extern void __libc_free(void*);
   } while (0)
 
 int main(void) {
+  /* The first byte of a fresh block: run with MALLOC_PERTURB_=165, glibc
+   * fills it with 165 ^ 0xff = 90; tinyalloc does not read MALLOC_* and
+   * hands out a fresh mapping, all zero. */
+  unsigned char* fresh = malloc(300000);
+  CHECK(fresh != NULL);
+  printf("fresh: %d\n", fresh[0]);
+  free(fresh);
+
   /* A block from malloc freed by __libc_free, and the other way round:
    * glibc's __libc_free aborts on a block of another allocator. */
   void* p = malloc(1000);
