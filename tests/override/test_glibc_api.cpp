@@ -422,9 +422,14 @@ TEST_CASE("memalign rounds the alignment up like glibc; aligned_alloc does not",
   void* ok = std::aligned_alloc(32, 48);
   REQUIRE(aligned(ok, 32));
   std::free(ok);
-  void* pm = nullptr;
+  // posix_memalign: the error is the return value; errno and *out untouched.
+  void* pm = &pm;
+  errno = 0;
   REQUIRE(posix_memalign(&pm, 24, 48) == EINVAL);
   REQUIRE(posix_memalign(&pm, 4, 48) == EINVAL);
+  REQUIRE(posix_memalign(&pm, 64, SIZE_MAX / 2) == ENOMEM);
+  REQUIRE(errno == 0);
+  REQUIRE(pm == &pm);
 }
 
 TEST_CASE("valloc, pvalloc, malloc_usable_size, reallocarray, cfree, realloc(p, 0)", "[glibc][family]") {
