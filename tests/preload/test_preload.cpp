@@ -1,5 +1,6 @@
 // Real programs under LD_PRELOAD=libtinyalloc.so: python3, sort, git, sqlite3
-// and the C++ compiler.
+// and the C++ compiler; and glibc_probe, for glibc's extensions (__libc_free,
+// mallinfo2, malloc_info) under the preload.
 //
 // Each workload runs once without the preload (the baseline) and once per
 // large-allocation strategy with LD_PRELOAD, TINYALLOC_SHOW_STATS=1 and
@@ -35,6 +36,9 @@ extern char** environ;
 
 #ifndef TINYALLOC_SO
 #error "TINYALLOC_SO (path of libtinyalloc.so) must be defined by the build"
+#endif
+#ifndef GLIBC_PROBE
+#error "GLIBC_PROBE (path of glibc_probe) must be defined by the build"
 #endif
 
 namespace fs = std::filesystem;
@@ -276,6 +280,27 @@ print(len(pieces), h4)
 TEST_CASE("the preload library exists", "[preload]") {
   INFO("TINYALLOC_SO = " << TINYALLOC_SO);
   REQUIRE(fs::exists(TINYALLOC_SO));
+}
+
+TEST_CASE("glibc's extensions and __libc_free reach tinyalloc", "[preload][glibc]") {
+  // glibc_probe frees a malloc'd block with __libc_free (glibc's own would
+  // abort on tinyalloc's block), checks mallinfo2 against 84 MB live, and
+  // prints the first line of malloc_info: glibc's, or tinyalloc's.  Under
+  // MALLOC_PERTURB_, which glibc obeys and tinyalloc does not read.
+  TempDir tmp;
+  const Env env = {{"MALLOC_PERTURB_", "165"}};
+  const Result base = run_baseline({GLIBC_PROBE}, tmp.path, env, tmp.path);
+  INFO("baseline stdout:\n" << base.out);
+  REQUIRE(base.out.rfind("fresh: 90\n", 0) == 0);
+  REQUIRE(base.out.find("<malloc version=\"1\">") != std::string::npos);
+  for (const Mode& m : kPreloaded) {
+    const Result r = run({GLIBC_PROBE}, tmp.path, env, m, tmp.path);
+    INFO(m.name << ": " << r.describe() << "\nstdout:\n" << r.out << "\nstderr:\n" << tail(r.err));
+    REQUIRE(r.ok());
+    REQUIRE(r.out ==
+            "fresh: 0\n__libc_free/__libc_malloc: ok\nmallinfo2: ok\n<malloc version=\"tinyalloc-1\">\n");
+    CHECK_FALSE(stats_line(r.err).empty());
+  }
 }
 
 TEST_CASE("python3 with an allocation-heavy workload", "[preload][python]") {

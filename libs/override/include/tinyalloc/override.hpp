@@ -12,7 +12,12 @@
 //
 // Replaced: malloc, free, calloc, realloc, reallocarray, posix_memalign,
 // aligned_alloc, memalign, valloc, pvalloc, malloc_usable_size, cfree, and
-// every C++ operator new/delete (plain, array, sized, aligned, nothrow).
+// every C++ operator new/delete (plain, array, sized, aligned, nothrow);
+// glibc's extensions mallinfo, mallinfo2, malloc_trim, malloc_stats,
+// malloc_info, mallopt, and glibc's own names __libc_malloc, __libc_free,
+// __libc_calloc, __libc_realloc, __libc_memalign, __libc_valloc,
+// __libc_pvalloc, __libc_mallinfo, __libc_mallopt.  README "Compatibility
+// with glibc" says what each does and where it differs from glibc.
 #pragma once
 
 namespace tinyalloc::override_lib {
