@@ -137,7 +137,9 @@ void* alloc_small(Globals& g, Heap* h, unsigned c) noexcept {
     if (s->refill()) {
       h->classes[c].current = &s->blocks;
       h->classes[c].count();
-      return s->blocks.pop();
+      Block* b = s->blocks.pop();
+      TINYALLOC_ASSERT(s->is_block_start(b) && (s->block_size < 16 || reinterpret_cast<std::uintptr_t>(b) % 16 == 0));
+      return b;
     }
     q.mark_full(*s);
     set_current(h, c);

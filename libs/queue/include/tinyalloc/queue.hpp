@@ -41,6 +41,7 @@ class ClassQueue {
 
   /// available -> full.
   void mark_full(Segment& s) noexcept {
+    TINYALLOC_ASSERT(!s.is_full() && s.blocks.free == nullptr && s.local_free == nullptr);
     available.erase(available.iterator_to(s));
     full.push_back(s);
     s.set_full(true);
@@ -48,6 +49,7 @@ class ClassQueue {
 
   /// full -> available (to the back: current() keeps serving).
   void mark_available(Segment& s) noexcept {
+    TINYALLOC_ASSERT(s.is_full());
     full.erase(full.iterator_to(s));
     s.set_full(false);
     available.push_back(s);

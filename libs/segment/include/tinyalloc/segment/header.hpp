@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "tinyalloc/region.hpp"
 #include "tinyalloc/segment/block.hpp"
 
 namespace tinyalloc {
@@ -67,10 +68,20 @@ struct SegmentBase {
   bool cookie_ok() const noexcept { return cookie == header_cookie(this); }
 
   // ---- transitions (see the table above) ----
-  void claim(Heap* h) noexcept { set_owner(h, 0); }
-  void adopt(Heap* h) noexcept { set_owner(h, flags() & kHasAligned); }
-  void abandon() noexcept { set_owner(nullptr, flags() & kHasAligned); }
+  void claim(Heap* h) noexcept {
+    TINYALLOC_ASSERT(kind == SegmentKind::Small && owner_word() == 0);
+    set_owner(h, 0);
+  }
+  void adopt(Heap* h) noexcept {
+    TINYALLOC_ASSERT(kind == SegmentKind::Small && owner() == nullptr);
+    set_owner(h, flags() & kHasAligned);
+  }
+  void abandon() noexcept {
+    TINYALLOC_ASSERT(kind == SegmentKind::Small && owner() != nullptr);
+    set_owner(nullptr, flags() & kHasAligned);
+  }
   void retire() noexcept {
+    TINYALLOC_ASSERT(kind != SegmentKind::Free);
     owner_flags.store(0, std::memory_order_relaxed);
     kind = SegmentKind::Free;
   }
@@ -87,6 +98,7 @@ struct SegmentBase {
 
  private:
   void set_owner(Heap* h, std::uintptr_t keep) noexcept {
+    TINYALLOC_ASSERT((reinterpret_cast<std::uintptr_t>(h) & kFlagMask) == 0);
     owner_flags.store(reinterpret_cast<std::uintptr_t>(h) | keep, std::memory_order_release);
   }
   void set_flag(std::uintptr_t f, bool on) noexcept {
