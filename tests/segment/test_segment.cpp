@@ -7,9 +7,8 @@
 #include <vector>
 
 #include <csignal>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "../common/child.hpp"
 #include "tinyalloc/region.hpp"
 #include "tinyalloc/segment.hpp"
 
@@ -235,15 +234,13 @@ TEST_CASE("a use-after-free write into a free block is caught when the list reac
   REQUIRE_FALSE(s->looks_free(a));
   // The next pop follows a's link: it must not return `target`.  Run it in a
   // child, since the check aborts.
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::signal(SIGABRT, SIG_DFL);  // not Catch2's handler: the child must simply die
-    Block* first = s->blocks.pop();
-    Block* second = s->blocks.free != nullptr ? s->blocks.pop() : nullptr;
-    _exit(first == a && second != reinterpret_cast<Block*>(target) ? 0 : 1);
-  }
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
-  REQUIRE(WIFSIGNALED(status));
-  REQUIRE(WTERMSIG(status) == SIGABRT);
+  const test_child::Result r = test_child::run(
+      [&] {
+        Block* first = s->blocks.pop();
+        Block* second = s->blocks.free != nullptr ? s->blocks.pop() : nullptr;
+        return first == a && second != reinterpret_cast<Block*>(target) ? 0 : 1;
+      },
+      30);
+  INFO("child " << r.describe());
+  REQUIRE(r.signaled(SIGABRT));
 }

@@ -2,6 +2,8 @@
 
 #include "tinyalloc/region.hpp"
 
+#include "dirty_pool.hpp"
+
 namespace tinyalloc {
 
 void* Arena::carve() noexcept {
@@ -138,12 +140,7 @@ void Arena::release(Segment* s, std::uint64_t now_ms) noexcept {
   s->retire();
   s->released_at_ms = now_ms;
   if (dirty_count_.load(std::memory_order_relaxed) < options_.max_dirty && options_.purge_delay_ms != 0 &&
-      dirty_[c].bounded_push(s)) {
-    dirty_count_.fetch_add(1, std::memory_order_relaxed);
-#ifdef TINYALLOC_PLANTED_BUG
-    // Test-only: hand the segment out twice (see tests/arena/CMakeLists.txt).
-    if (dirty_[c].bounded_push(s)) dirty_count_.fetch_add(1, std::memory_order_relaxed);
-#endif
+      detail::push_dirty(dirty_[c], dirty_count_, s)) {
     arm_purge(now_ms + options_.purge_delay_ms);
     return;
   }
