@@ -28,7 +28,8 @@ void BM_ReallocGrow(benchmark::State& state) {
         }
         std::free(p);
     }
-    state.counters["reallocs"] = benchmark::Counter(static_cast<double>(steps) / static_cast<double>(state.iterations()));
+    state.counters["reallocs"] =
+        benchmark::Counter(static_cast<double>(steps) / static_cast<double>(state.iterations()));
 }
 BENCHMARK(BM_ReallocGrow)->Arg(100)->Arg(12)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -125,14 +125,20 @@ struct Reader {
 // large blocks, some tiny (including 0).
 std::size_t decode_size(std::uint8_t sel, std::uint16_t v) {
   switch (sel % 8) {
-    case 0: return v % 64;
+    case 0:
+      return v % 64;
     case 1:
-    case 2: return v % 1025;
+    case 2:
+      return v % 1025;
     case 3:
-    case 4: return v % 32769;
-    case 5: return 32768 + v % 32768;
-    case 6: return std::size_t{v} * 16 % (1u << 20);
-    default: return std::size_t{v} * 32 % kMaxSize;
+    case 4:
+      return v % 32769;
+    case 5:
+      return 32768 + v % 32768;
+    case 6:
+      return std::size_t{v} * 16 % (1u << 20);
+    default:
+      return std::size_t{v} * 32 % kMaxSize;
   }
 }
 
@@ -144,15 +150,22 @@ struct Op {
 
 Op decode(Reader& r) {
   const std::uint8_t b = r.byte();
-  return Op{static_cast<std::uint8_t>(b & 15), static_cast<std::uint8_t>((b >> 4) & 1),
-            static_cast<std::uint8_t>(r.byte() % kSlots), r.byte(), static_cast<std::uint8_t>(b >> 5), r.u16()};
+  return Op{static_cast<std::uint8_t>(b & 15),
+            static_cast<std::uint8_t>((b >> 4) & 1),
+            static_cast<std::uint8_t>(r.byte() % kSlots),
+            r.byte(),
+            static_cast<std::uint8_t>(b >> 5),
+            r.u16()};
 }
 
 void execute(const Op& op) {
   Slot& s = g_slots[op.slot];
   const std::size_t size = decode_size(op.sel, op.v);
   switch (op.code) {
-    case 0: case 1: case 2: case 3: {  // malloc
+    case 0:
+    case 1:
+    case 2:
+    case 3: {  // malloc
       release(s);
       s.p = static_cast<unsigned char*>(ta_malloc(size));
       s.size = size;
@@ -209,7 +222,9 @@ void execute(const Op& op) {
       fill(s, 0);
       break;
     }
-    case 8: case 9: case 10:  // free
+    case 8:
+    case 9:
+    case 10:  // free
       release(s);
       break;
     case 11:  // verify every live block

@@ -10,6 +10,8 @@
 namespace corpus {
 namespace {
 
+// A hand-aligned table.
+// clang-format off
 constexpr std::string_view kWords[] = {
     "alpha",   "bravo",    "cache",   "delta",    "edge",     "fabric",  "gateway", "harbor",
     "index",   "journal",  "kernel",  "ledger",   "mirror",   "node",    "orbit",   "pool",
@@ -20,6 +22,7 @@ constexpr std::string_view kWords[] = {
     "webhook", "export",   "profile", "session",  "storage",  "timeout", "retry",   "backoff",
     "primary", "replica",  "region",  "cluster",  "auth",     "proxy",   "stream",  "batch",
 };
+// clang-format on
 
 constexpr std::string_view kLevels[] = {"debug", "info", "warn", "error"};
 constexpr std::string_view kBools[] = {"true", "false", "yes", "no", "on", "off"};
@@ -346,11 +349,14 @@ Corpus make_small() {
     w.kv("max_items_per_order", num(r, 10, 500));
     w.kv("max_page_size", num(r, 50, 1000));
 
+    // Hand-aligned.
+    // clang-format off
     c.probes = {
         {"server", "port"},       {"database", "host"},   {"logging", "level"},
         {"cache", "ttl"},         {"", "app_name"},       {"auth", "realm"},
         {"scheduler", "cleanup_cron"}, {"features", "no_such"},  {"no_such_section", "port"},
     };
+    // clang-format on
     return c;
 }
 
@@ -396,6 +402,8 @@ Corpus make_generated(std::string name, std::uint64_t seed, std::size_t target) 
 
             if (r.percent(4)) w.comment(sentence(r, 2, 12));
             const std::uint32_t kind = r.below(100);
+            // One line per kind of value.
+            // clang-format off
             if (kind < 20)       w.kv(key, num(r, 0, kind < 10 ? 100 : 4000000000u));
             else if (kind < 28)  w.kv(key, r.pick(kBools));
             else if (kind < 40)  w.kv(key, r.pick(kWords));
@@ -406,6 +414,7 @@ Corpus make_generated(std::string name, std::uint64_t seed, std::size_t target) 
             else if (kind < 95)  w.kv(key, list(r, 2, 40));
             else if (kind < 99)  w.kv(key, url(r));
             else                 w.kv(key, blob(r, r.between(200, 2000)));
+            // clang-format on
         }
         if (r.percent(85)) w.blank();
     }

@@ -58,18 +58,14 @@ private:
             case 1:  // rewrite with a new length: often a new heap block
                 section[name.key] = value();
                 break;
-            case 2:
-                section.erase(name.key);
-                break;
+            case 2: section.erase(name.key); break;
             default:  // a new key, which lives as long as its document
                 section[name.key + '~' + std::to_string(step_)] = value();
                 break;
         }
     }
 
-    std::string value() {
-        return std::string(rng_.between(1, 200), static_cast<char>('a' + step_ % 26));
-    }
+    std::string value() { return std::string(rng_.between(1, 200), static_cast<char>('a' + step_ % 26)); }
 
     const corpus::Corpus& c_;
     Rng rng_;

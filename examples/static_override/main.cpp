@@ -33,7 +33,7 @@ int main() {
 
   // libc allocating on the program's behalf: strdup calls malloc inside libc.
   std::string big(100000, 'x');
-  char* copy = strdup(big.c_str());  // 100 KB: a large block
+  char* copy = strdup(big.c_str());                                     // 100 KB: a large block
   const bool libc_uses_tinyalloc = large_served() - large_before >= 2;  // the std::string and strdup's copy
   std::free(copy);
 

@@ -15,8 +15,8 @@
 #include "tinyalloc.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -107,11 +107,10 @@ std::size_t alloc_fill_verify(const std::vector<std::size_t>& sizes, std::uint64
   for (const Block& b : blocks) {
     const std::size_t bad = check(b.p, b.usable, b.seed);
     if (bad != SIZE_MAX)
-      FAIL("block of size " << b.size << " (usable " << b.usable << ") at " << b.p
-                            << " lost its pattern at offset " << bad);
+      FAIL("block of size " << b.size << " (usable " << b.usable << ") at " << b.p << " lost its pattern at offset "
+                            << bad);
     if (ta_usable_size(b.p) != b.usable)
-      FAIL("ta_usable_size changed for block of size " << b.size << ": " << b.usable << " -> "
-                                                       << ta_usable_size(b.p));
+      FAIL("ta_usable_size changed for block of size " << b.size << ": " << b.usable << " -> " << ta_usable_size(b.p));
   }
   for (const Block& b : blocks) ta_free(b.p);
   return blocks.size();
@@ -161,9 +160,8 @@ TEST_CASE("every size: non-NULL, usable >= size, aligned, writable", "[api][mall
     REQUIRE(verified == sizes.size());
   }
   SECTION("large sizes up to 64 MiB") {
-    const std::vector<std::size_t> sizes = {100000,       131072,        262144 + 1,   MiB - 1,
-                                            MiB,          MiB + 1,       3 * MiB + 17, 16 * MiB,
-                                            32 * MiB + 5, 64 * MiB - 1, 64 * MiB};
+    const std::vector<std::size_t> sizes = {100000,       131072,   262144 + 1,   MiB - 1,      MiB,     MiB + 1,
+                                            3 * MiB + 17, 16 * MiB, 32 * MiB + 5, 64 * MiB - 1, 64 * MiB};
     const std::size_t verified = alloc_fill_verify(sizes, 77000);
     REQUIRE(verified == sizes.size());
   }
@@ -178,8 +176,8 @@ TEST_CASE("every size: non-NULL, usable >= size, aligned, writable", "[api][mall
 TEST_CASE("aligned allocation: ta_aligned_alloc and ta_posix_memalign", "[api][align]") {
   // Sizes below, equal to and above each alignment, and one large size.
   auto sizes_for = [](std::size_t a) {
-    std::vector<std::size_t> v = {1, a > 1 ? a / 2 : 1, a > 1 ? a - 1 : 1, a, a + 1, 2 * a + 3,
-                                  std::max<std::size_t>(256 * KiB + 5, 3 * a)};
+    std::vector<std::size_t> v = {
+        1, a > 1 ? a / 2 : 1, a > 1 ? a - 1 : 1, a, a + 1, 2 * a + 3, std::max<std::size_t>(256 * KiB + 5, 3 * a)};
     return v;
   };
 
@@ -206,23 +204,20 @@ TEST_CASE("aligned allocation: ta_aligned_alloc and ta_posix_memalign", "[api][a
             b.p = out;
           }
           if (addr(b.p) % a != 0)
-            FAIL((api ? "ta_posix_memalign" : "ta_aligned_alloc") << " alignment " << a << " size "
-                                                                   << n << " gave misaligned " << b.p);
+            FAIL((api ? "ta_posix_memalign" : "ta_aligned_alloc")
+                 << " alignment " << a << " size " << n << " gave misaligned " << b.p);
           if (n >= 16 && addr(b.p) % 16 != 0)
-            FAIL("aligned block of size " << n << " (alignment " << a << ") is not 16-byte aligned: "
-                                          << b.p);
+            FAIL("aligned block of size " << n << " (alignment " << a << ") is not 16-byte aligned: " << b.p);
           b.usable = ta_usable_size(b.p);
           if (b.usable < n)
-            FAIL("aligned block alignment " << a << " size " << n << ": usable " << b.usable
-                                            << " < size");
+            FAIL("aligned block alignment " << a << " size " << n << ": usable " << b.usable << " < size");
           fill(b.p, b.usable, b.seed);
           blocks.push_back(b);
         }
         for (const Block& b : blocks) {
           const std::size_t bad = check(b.p, b.usable, b.seed);
           if (bad != SIZE_MAX)
-            FAIL("aligned block alignment " << a << " size " << b.size << " lost its pattern at offset "
-                                            << bad);
+            FAIL("aligned block alignment " << a << " size " << b.size << " lost its pattern at offset " << bad);
           ++verified;
         }
         for (const Block& b : blocks) ta_free(b.p);
@@ -287,8 +282,8 @@ TEST_CASE("aligned allocation: ta_aligned_alloc and ta_posix_memalign", "[api][a
   SECTION("ta_posix_memalign rejects bad alignments with EINVAL, *out unchanged") {
     void* const sentinel = reinterpret_cast<void*>(0xDEADBEE0);
     for (std::size_t a : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{4},
-                          std::size_t{12}, std::size_t{24}, std::size_t{40}, std::size_t{48},
-                          std::size_t{100}, std::size_t{4097}, MiB + 8, std::size_t{SIZE_MAX}}) {
+                          std::size_t{12}, std::size_t{24}, std::size_t{40}, std::size_t{48}, std::size_t{100},
+                          std::size_t{4097}, MiB + 8, std::size_t{SIZE_MAX}}) {
       INFO("alignment " << a);
       void* out = sentinel;
       REQUIRE(ta_posix_memalign(&out, a, 64) == EINVAL);
@@ -297,8 +292,8 @@ TEST_CASE("aligned allocation: ta_aligned_alloc and ta_posix_memalign", "[api][a
   }
 
   SECTION("ta_aligned_alloc with a non-power-of-two alignment fails with EINVAL") {
-    for (std::size_t a : {std::size_t{3}, std::size_t{6}, std::size_t{12}, std::size_t{24},
-                          std::size_t{48}, std::size_t{100}, std::size_t{4097}, MiB + 8}) {
+    for (std::size_t a : {std::size_t{3}, std::size_t{6}, std::size_t{12}, std::size_t{24}, std::size_t{48},
+                          std::size_t{100}, std::size_t{4097}, MiB + 8}) {
       INFO("alignment " << a);
       errno = 0;
       void* p = ta_aligned_alloc(a, 64);
@@ -360,9 +355,9 @@ TEST_CASE("aligned allocation of size 0 and of tiny sizes", "[api][align]") {
         if (it != ranges.begin()) {
           --it;
           if (addr(p) < it->first + it->second)
-            FAIL("ta_aligned_alloc/posix_memalign(" << a << ", " << n << ") returned " << p
-                 << ", which lies inside a live block [" << reinterpret_cast<void*>(it->first) << ", +"
-                 << it->second << ") returned by ta_malloc");
+            FAIL("ta_aligned_alloc/posix_memalign("
+                 << a << ", " << n << ") returned " << p << ", which lies inside a live block ["
+                 << reinterpret_cast<void*>(it->first) << ", +" << it->second << ") returned by ta_malloc");
         }
       }
       for (void* p : aligned) ta_free(p);
@@ -378,7 +373,8 @@ TEST_CASE("aligned allocation of size 0 and of tiny sizes", "[api][align]") {
             --it;
             if (addr(q) < it->first + it->second)
               FAIL("after freeing aligned blocks (alignment " << a << ", size " << n << "), ta_malloc(" << m
-                   << ") returned " << q << " inside a block that is still live");
+                                                              << ") returned " << q
+                                                              << " inside a block that is still live");
           }
           more.push_back(q);
         }
@@ -386,7 +382,7 @@ TEST_CASE("aligned allocation of size 0 and of tiny sizes", "[api][align]") {
         const std::size_t bad = check(b.p, b.usable, b.seed);
         if (bad != SIZE_MAX)
           FAIL("a live ta_malloc(" << b.size << ") block was damaged at offset " << bad
-               << " by aligned allocations of alignment " << a << ", size " << n);
+                                   << " by aligned allocations of alignment " << a << ", size " << n);
         ++checked;
       }
       for (void* q : more) ta_free(q);
@@ -437,11 +433,9 @@ TEST_CASE("realloc keeps contents", "[api][realloc]") {
 
   SECTION("grow small -> small -> large -> 64 MiB, then shrink large -> small") {
     const std::vector<std::size_t> chain = {
-        1,        7,        8,       9,        15,       16,       17,        24,       100,
-        128,      129,      1000,    4095,     4096,     4097,     20000,     32767,    32768,
-        32769,    65536,    100001,  MiB,      MiB + 1,  4 * MiB,  16 * MiB,  64 * MiB, 16 * MiB,
-        MiB + 3,  MiB,      40000,   32769,    32768,    20000,    1000,      100,      16,
-        9,        1};
+        1,        7,       8,     9,     15,    16,    17,    24,     100, 128,     129,     1000,     4095,
+        4096,     4097,    20000, 32767, 32768, 32769, 65536, 100001, MiB, MiB + 1, 4 * MiB, 16 * MiB, 64 * MiB,
+        16 * MiB, MiB + 3, MiB,   40000, 32769, 32768, 20000, 1000,   100, 16,      9,       1};
     const std::uint64_t seed = 4242;
     void* p = ta_malloc(chain[0]);
     REQUIRE(p != nullptr);
@@ -470,8 +464,8 @@ TEST_CASE("realloc keeps contents", "[api][realloc]") {
   }
 
   SECTION("realloc within the usable size keeps the contents") {
-    for (std::size_t n : {std::size_t{1}, std::size_t{17}, std::size_t{100}, std::size_t{3000},
-                          std::size_t{33000}, 3 * MiB + 5}) {
+    for (std::size_t n :
+         {std::size_t{1}, std::size_t{17}, std::size_t{100}, std::size_t{3000}, std::size_t{33000}, 3 * MiB + 5}) {
       void* p = ta_malloc(n);
       REQUIRE(p != nullptr);
       const std::size_t u = ta_usable_size(p);
@@ -513,8 +507,7 @@ TEST_CASE("realloc keeps contents", "[api][realloc]") {
       if (addr(q) % min_align_for(n) != 0) FAIL("realloc to " << n << " misaligned: " << q);
       const std::size_t keep = std::min(s.n, n);
       const std::size_t bad = check(q, keep, s.seed);
-      if (bad != SIZE_MAX)
-        FAIL("realloc " << s.n << " -> " << n << " lost the prefix at offset " << bad);
+      if (bad != SIZE_MAX) FAIL("realloc " << s.n << " -> " << n << " lost the prefix at offset " << bad);
       if (n > s.n) fill_range(q, s.n, n, s.seed);
       s.p = q;
       s.n = n;
@@ -556,9 +549,8 @@ TEST_CASE("realloc keeps contents", "[api][realloc]") {
 }
 
 TEST_CASE("calloc returns zeroed memory", "[api][calloc]") {
-  const std::vector<std::size_t> sizes = {1,     7,     8,      16,     24,     100,        512,
-                                          1000,  4096,  10000,  32768,  32769,  65536,      200000,
-                                          MiB,   MiB + 1, 4 * MiB};
+  const std::vector<std::size_t> sizes = {1,     7,     8,     16,    24,     100, 512,     1000,   4096,
+                                          10000, 32768, 32769, 65536, 200000, MiB, MiB + 1, 4 * MiB};
 
   SECTION("fresh memory") {
     std::vector<void*> ps;
@@ -598,8 +590,8 @@ TEST_CASE("calloc returns zeroed memory", "[api][calloc]") {
           if (fresh[i] == nullptr) FAIL("ta_calloc(" << n << ") returned NULL");
           const std::size_t nz = first_nonzero(fresh[i], n);
           if (nz != SIZE_MAX)
-            FAIL("ta_calloc(" << n << ") returned reused memory not zeroed at offset " << nz
-                              << " (round " << r << ", block " << i << ")");
+            FAIL("ta_calloc(" << n << ") returned reused memory not zeroed at offset " << nz << " (round " << r
+                              << ", block " << i << ")");
           ++checked;
         }
         for (void* f : fresh) ta_free(f);
@@ -657,9 +649,9 @@ TEST_CASE("calloc returns zeroed memory", "[api][calloc]") {
           if (p == nullptr) FAIL("ta_calloc(1, " << calloc_n << ") returned NULL");
           const std::size_t nz = first_nonzero(p, calloc_n);
           if (nz != SIZE_MAX)
-            FAIL("ta_calloc(1, " << calloc_n << ") after freeing 3 MiB of dirty " << dirty_n
-                                 << "-byte blocks" << (wait ? " and waiting 250 ms" : "")
-                                 << ": block " << b << " not zero at offset " << nz);
+            FAIL("ta_calloc(1, " << calloc_n << ") after freeing 3 MiB of dirty " << dirty_n << "-byte blocks"
+                                 << (wait ? " and waiting 250 ms" : "") << ": block " << b << " not zero at offset "
+                                 << nz);
           fresh.push_back(p);
           ++checked;
         }
@@ -681,8 +673,7 @@ TEST_CASE("calloc returns zeroed memory", "[api][calloc]") {
   }
 
   SECTION("calloc with a zero count or size") {
-    for (auto [c, s] : {std::pair<std::size_t, std::size_t>{0, 16}, {16, 0}, {0, 0}, {0, SIZE_MAX},
-                        {SIZE_MAX, 0}}) {
+    for (auto [c, s] : {std::pair<std::size_t, std::size_t>{0, 16}, {16, 0}, {0, 0}, {0, SIZE_MAX}, {SIZE_MAX, 0}}) {
       INFO("ta_calloc(" << c << ", " << s << ")");
       void* p = ta_calloc(c, s);
       // Like malloc(0) this should be a unique pointer; NULL is tolerated.
@@ -697,10 +688,9 @@ TEST_CASE("calloc returns zeroed memory", "[api][calloc]") {
 
 TEST_CASE("impossible sizes fail with ENOMEM", "[api][errors]") {
   SECTION("ta_malloc of huge sizes") {
-    for (std::size_t n : {std::size_t{SIZE_MAX}, SIZE_MAX - 1, SIZE_MAX - 15, SIZE_MAX - 16,
-                          SIZE_MAX - 4095, SIZE_MAX - 4096, SIZE_MAX - MiB, SIZE_MAX - 2 * MiB,
-                          SIZE_MAX - (std::size_t{1} << 30), SIZE_MAX / 2, SIZE_MAX / 2 + 1,
-                          std::size_t{1} << 62}) {
+    for (std::size_t n : {std::size_t{SIZE_MAX}, SIZE_MAX - 1, SIZE_MAX - 15, SIZE_MAX - 16, SIZE_MAX - 4095,
+                          SIZE_MAX - 4096, SIZE_MAX - MiB, SIZE_MAX - 2 * MiB, SIZE_MAX - (std::size_t{1} << 30),
+                          SIZE_MAX / 2, SIZE_MAX / 2 + 1, std::size_t{1} << 62}) {
       INFO("ta_malloc(" << n << ")");
       errno = 0;
       void* p = ta_malloc(n);
@@ -821,8 +811,8 @@ TEST_CASE("many live blocks: distinct, non-overlapping, intact, reused", "[api][
     if (round == 0) rss_after_first = vm_rss_kib();
     rss_after_last = vm_rss_kib();
   }
-  INFO("blocks verified: " << verified << ", VmRSS after round 1: " << rss_after_first
-                           << " KiB, after round " << rounds << ": " << rss_after_last << " KiB");
+  INFO("blocks verified: " << verified << ", VmRSS after round 1: " << rss_after_first << " KiB, after round " << rounds
+                           << ": " << rss_after_last << " KiB");
   REQUIRE(verified == count * rounds);
   // Later rounds reuse the memory freed by earlier ones: one round holds ~60 MiB,
   // so three more rounds without reuse would add ~180 MiB.

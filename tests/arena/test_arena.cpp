@@ -99,11 +99,17 @@ TEST_CASE("concurrent acquire/release from several threads: no segment lost or h
         if (held.size() < kHold && (held.empty() || rng() % 2 == 0)) {
           const unsigned c = rng() % 4;
           Arena::Grant g = arena.acquire(c);
-          if (g.memory == nullptr) { failed = true; break; }
+          if (g.memory == nullptr) {
+            failed = true;
+            break;
+          }
           // Claim the segment: its first word must be free of any other holder.
           auto* claim = reinterpret_cast<std::atomic<std::uint64_t>*>(static_cast<char*>(g.memory) + kFirstBlock);
           std::uint64_t zero = 0;
-          if (!claim->compare_exchange_strong(zero, me)) { failed = true; break; }
+          if (!claim->compare_exchange_strong(zero, me)) {
+            failed = true;
+            break;
+          }
           Segment* s = Segment::create(g.memory, static_cast<std::uint8_t>(c), 64, g.zero);
           held.push_back(s);
         } else {
@@ -112,7 +118,10 @@ TEST_CASE("concurrent acquire/release from several threads: no segment lost or h
           held[i] = held.back();
           held.pop_back();
           auto* claim = reinterpret_cast<std::atomic<std::uint64_t>*>(s->first_block());
-          if (claim->exchange(0) != me) { failed = true; break; }
+          if (claim->exchange(0) != me) {
+            failed = true;
+            break;
+          }
           arena.release(s, region::now_ms());
           if (r % 64 == 0) arena.purge(region::now_ms());
         }

@@ -19,8 +19,8 @@
 #include "provenance.hpp"
 #include "tinyalloc/cxx.hpp"
 
-using tinyalloc::allocator;
 using test_cxx::Served;
+using tinyalloc::allocator;
 
 namespace {
 

@@ -34,14 +34,14 @@ long vm_size_kib() {
   return -1;
 }
 
-#define EXPECT(cond, ...)                                          \
-  do {                                                             \
-    if (!(cond)) {                                                 \
-      std::fprintf(stderr, "FAILED: %s: ", #cond);                 \
-      std::fprintf(stderr, __VA_ARGS__);                           \
-      std::fprintf(stderr, "\n");                                  \
-      return 1;                                                    \
-    }                                                              \
+#define EXPECT(cond, ...)                          \
+  do {                                             \
+    if (!(cond)) {                                 \
+      std::fprintf(stderr, "FAILED: %s: ", #cond); \
+      std::fprintf(stderr, __VA_ARGS__);           \
+      std::fprintf(stderr, "\n");                  \
+      return 1;                                    \
+    }                                              \
   } while (0)
 
 // Allocates blocks of n bytes into `out` until malloc fails; touches each.
@@ -131,8 +131,7 @@ int oom_child() {
   const std::size_t large_count = large.size();
   std::printf("large: %zu blocks of 1 MiB after freeing every small block, then NULL\n", large_count);
   EXPECT(err == ENOMEM, "malloc(1 MiB) failed with errno %d, expected ENOMEM", err);
-  EXPECT(large_count * MiB >= kHeadroom / 2, "only %zu MiB of large blocks after freeing all small ones",
-         large_count);
+  EXPECT(large_count * MiB >= kHeadroom / 2, "only %zu MiB of large blocks after freeing all small ones", large_count);
 
   // 5. At OOM with large blocks, small allocations still fail cleanly; after
   // freeing the large blocks, small ones work again.

@@ -30,8 +30,8 @@ bool check(const void* p, std::size_t n, unsigned seed) {
 // Both strategies must pass the same tests.
 TEMPLATE_TEST_CASE("large blocks: header by mask, alignment, usable size", "[large]", DirectMap, CachedMap) {
   LargeAllocator<TestType> a;
-  for (std::size_t size : {std::size_t{32769}, std::size_t{100000}, std::size_t{1} << 20,
-                           (std::size_t{7} << 20) + 3, std::size_t{64} << 20}) {
+  for (std::size_t size : {std::size_t{32769}, std::size_t{100000}, std::size_t{1} << 20, (std::size_t{7} << 20) + 3,
+                           std::size_t{64} << 20}) {
     for (std::size_t align = 16; align <= (std::size_t{4} << 20); align <<= 2) {
       void* p = a.allocate(size, align);
       REQUIRE(p != nullptr);

@@ -180,9 +180,7 @@ TEST_CASE("free of an unaligned pointer", "[misuse][invalid]") {
 
 TEST_CASE("free of another allocator's pointer (glibc malloc)", "[misuse][invalid]") {
   if (needs_checked_free()) return;
-  expect_detected([] {
-    return misfree(foreign_malloc(64));
-  });
+  expect_detected([] { return misfree(foreign_malloc(64)); });
 }
 
 TEST_CASE("free of a pointer into an mmap'ed page", "[misuse][invalid]") {

@@ -7,7 +7,7 @@
 int main() {
   void* p = checked_malloc(4242);
   std::memset(p, 1, 4242);
-  p = nullptr;  // the only reference is gone
+  p = nullptr;                     // the only reference is gone
   std::free(checked_malloc(100));  // a block that is freed: not reported
   return 0;
 }

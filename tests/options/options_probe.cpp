@@ -32,8 +32,8 @@ int main(int argc, char** argv) {
   const tinyalloc::Options& o = tinyalloc::options();
   std::printf("probe: large=%s cache_mb=%zu purge_ms=%llu eager=%d show_stats=%d verbose=%d\n",
               o.large == tinyalloc::LargeStrategy::Direct ? "direct" : "cached", o.large_cache.max_bytes >> 20,
-              static_cast<unsigned long long>(o.arena.purge_delay_ms), o.arena.prefault ? 1 : 0,
-              o.show_stats ? 1 : 0, o.verbose ? 1 : 0);
+              static_cast<unsigned long long>(o.arena.purge_delay_ms), o.arena.prefault ? 1 : 0, o.show_stats ? 1 : 0,
+              o.verbose ? 1 : 0);
 
   // The strategy in use, by its effect: a cached one serves the second and
   // later 1 MiB blocks from its cache, a direct one never has a hit.
@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 2; ++i) {
       errno = 0;
       void* p = ta_malloc(SIZE_MAX / 2);
-      std::printf("probe: huge=%s errno=%s\n", p == nullptr ? "NULL" : "non-NULL", errno == ENOMEM ? "ENOMEM" : "other");
+      std::printf("probe: huge=%s errno=%s\n", p == nullptr ? "NULL" : "non-NULL",
+                  errno == ENOMEM ? "ENOMEM" : "other");
     }
   }
   return 0;

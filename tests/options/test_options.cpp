@@ -21,7 +21,7 @@ namespace {
 
 using Env = std::vector<std::pair<std::string, std::string>>;
 
-const char* const kVariables[] = {"TINYALLOC_LARGE",       "TINYALLOC_LARGE_CACHE_MB", "TINYALLOC_PURGE_DELAY_MS",
+const char* const kVariables[] = {"TINYALLOC_LARGE",        "TINYALLOC_LARGE_CACHE_MB", "TINYALLOC_PURGE_DELAY_MS",
                                   "TINYALLOC_EAGER_COMMIT", "TINYALLOC_SHOW_STATS",     "TINYALLOC_VERBOSE"};
 
 const std::string kDefaults = "probe: large=cached cache_mb=64 purge_ms=100 eager=0 show_stats=0 verbose=0";
@@ -62,8 +62,7 @@ bool has_line(const std::string& out, const std::string& line) {
 }
 
 std::string options_line(const std::string& out) {
-  for (const auto& l : lines(out, "probe: large="))
-    return l;
+  for (const auto& l : lines(out, "probe: large=")) return l;
   return "";
 }
 
@@ -136,7 +135,8 @@ TEST_CASE("a malformed value: one warning naming the variable, the default kept,
 }
 
 TEST_CASE("a malformed value beside well-formed ones only loses its own field", "[options]") {
-  const auto r = probe({{"TINYALLOC_LARGE", "direct"}, {"TINYALLOC_PURGE_DELAY_MS", "soon"}, {"TINYALLOC_EAGER_COMMIT", "1"}});
+  const auto r =
+      probe({{"TINYALLOC_LARGE", "direct"}, {"TINYALLOC_PURGE_DELAY_MS", "soon"}, {"TINYALLOC_EAGER_COMMIT", "1"}});
   INFO(r.describe());
   require_probe(r, "probe: large=direct cache_mb=64 purge_ms=100 eager=1 show_stats=0 verbose=0",
                 "TINYALLOC_PURGE_DELAY_MS=\"soon\"");

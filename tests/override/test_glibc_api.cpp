@@ -384,9 +384,9 @@ TEST_CASE("memalign rounds the alignment up like glibc; aligned_alloc does not",
   struct Case {
     std::size_t alignment, size, expect;
   };
-  for (const Case c : {Case{0, 48, 16}, Case{1, 10, 1}, Case{3, 10, 4}, Case{8, 3, 8}, Case{16, 1, 16},
-                       Case{17, 1, 32}, Case{24, 48, 32}, Case{33, 100, 64}, Case{100, 200, 128},
-                       Case{4096, 10, 4096}, Case{5000, 10, 8192}, Case{300000, 10, 524288}}) {
+  for (const Case c : {Case{0, 48, 16}, Case{1, 10, 1}, Case{3, 10, 4}, Case{8, 3, 8}, Case{16, 1, 16}, Case{17, 1, 32},
+                       Case{24, 48, 32}, Case{33, 100, 64}, Case{100, 200, 128}, Case{4096, 10, 4096},
+                       Case{5000, 10, 8192}, Case{300000, 10, 524288}}) {
     INFO("memalign(" << c.alignment << ", " << c.size << ")");
     errno = 0;
     void* p = memalign(c.alignment, c.size);

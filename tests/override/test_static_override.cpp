@@ -64,6 +64,6 @@ TEST_CASE("operator new and delete, all forms, are tinyalloc's") {
 }
 
 TEST_CASE("operator new throws bad_alloc when memory cannot be had") {
-  REQUIRE_THROWS_AS(::operator new(~std::size_t{0} / 2), std::bad_alloc);
-  REQUIRE(::operator new(~std::size_t{0} / 2, std::nothrow) == nullptr);
+  REQUIRE_THROWS_AS(::operator new (~std::size_t{0} / 2), std::bad_alloc);
+  REQUIRE(::operator new (~std::size_t{0} / 2, std::nothrow) == nullptr);
 }

@@ -11,12 +11,12 @@
 extern void* __libc_malloc(size_t);
 extern void __libc_free(void*);
 
-#define CHECK(cond)                                                  \
-  do {                                                               \
-    if (!(cond)) {                                                   \
-      fprintf(stderr, "glibc_probe: check failed: %s\n", #cond);    \
-      return 1;                                                      \
-    }                                                                \
+#define CHECK(cond)                                              \
+  do {                                                           \
+    if (!(cond)) {                                               \
+      fprintf(stderr, "glibc_probe: check failed: %s\n", #cond); \
+      return 1;                                                  \
+    }                                                            \
   } while (0)
 
 int main(void) {

@@ -198,8 +198,8 @@ Result run_baseline(const std::vector<std::string>& argv, const fs::path& cwd, c
 }
 
 // Runs one command preloaded and compares with the baseline's stdout.
-void run_and_compare(const std::vector<std::string>& argv, const fs::path& cwd, const Env& env,
-                     const Mode& mode, const fs::path& scratch, const std::string& expected_out) {
+void run_and_compare(const std::vector<std::string>& argv, const fs::path& cwd, const Env& env, const Mode& mode,
+                     const fs::path& scratch, const std::string& expected_out) {
   std::string cmd;
   for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
   Result r = run(argv, cwd, env, mode, scratch);
@@ -297,8 +297,7 @@ TEST_CASE("glibc's extensions and __libc_free reach tinyalloc", "[preload][glibc
     const Result r = run({GLIBC_PROBE}, tmp.path, env, m, tmp.path);
     INFO(m.name << ": " << r.describe() << "\nstdout:\n" << r.out << "\nstderr:\n" << tail(r.err));
     REQUIRE(r.ok());
-    REQUIRE(r.out ==
-            "fresh: 0\n__libc_free/__libc_malloc: ok\nmallinfo2: ok\n<malloc version=\"tinyalloc-1\">\n");
+    REQUIRE(r.out == "fresh: 0\n__libc_free/__libc_malloc: ok\nmallinfo2: ok\n<malloc version=\"tinyalloc-1\">\n");
     CHECK_FALSE(stats_line(r.err).empty());
   }
 }
@@ -494,8 +493,8 @@ TEST_CASE("sqlite3: a few thousand inserts and queries", "[preload][sqlite]") {
   sql << "COMMIT;\n";
   for (int i = 1; i <= 2500; ++i) {
     if (i % 500 == 1) sql << "BEGIN;\n";
-    sql << "INSERT INTO orders VALUES(" << i << "," << 1 + rng() % 800 << "," << 1 + rng() % 700 << ","
-        << 1 + rng() % 9 << ",'" << std::string(rng() % 200, static_cast<char>('a' + rng() % 26)) << "');\n";
+    sql << "INSERT INTO orders VALUES(" << i << "," << 1 + rng() % 800 << "," << 1 + rng() % 700 << "," << 1 + rng() % 9
+        << ",'" << std::string(rng() % 200, static_cast<char>('a' + rng() % 26)) << "');\n";
     if (i % 500 == 0) sql << "COMMIT;\n";
   }
   sql << "CREATE INDEX orders_customer ON orders(customer);\n"
@@ -569,7 +568,7 @@ TEST_CASE("the C++ compiler on a sizeable generated translation unit", "[preload
   // The compiler's whole output (assembly) on stdout; -frandom-seed pins the
   // one input GCC would otherwise take from the clock and pid.
   const std::vector<std::string> argv = {TINYALLOC_CXX, "-std=c++17", "-O1", "-frandom-seed=tinyalloc",
-                                         "-S", "-o", "-", "gen.cpp"};
+                                         "-S",          "-o",         "-",   "gen.cpp"};
   const Env env = {{"LC_ALL", "C"}, {"TMPDIR", tmp.path.string()}};
   const Result base = run_baseline(argv, tmp.path, env, tmp.path);
   INFO("baseline assembly: " << base.out.size() << " bytes");

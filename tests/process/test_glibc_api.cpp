@@ -89,7 +89,8 @@ TEST_CASE("mallinfo2 reports tinyalloc's bytes in use", "[glibc][mallinfo]") {
     std::printf("live %zu; uordblks+hblkhd %zu -> %zu -> %zu; arena %zu, hblkhd %zu while live\n", live, in_use[0],
                 in_use[1], in_use[2], during.arena, during.hblkhd);
     if (in_use[1] < live / 10 * 9) return fail(1, "uordblks + hblkhd is below 90% of the live bytes");
-    if (during.arena == 0 || during.hblkhd == 0) return fail(2, "arena or hblkhd is 0 with small and large blocks live");
+    if (during.arena == 0 || during.hblkhd == 0)
+      return fail(2, "arena or hblkhd is 0 with small and large blocks live");
     if (in_use[2] > in_use[1] || in_use[1] - in_use[2] < live / 10 * 8)
       return fail(3, "uordblks + hblkhd did not drop by 80% of the freed bytes");
     return 0;

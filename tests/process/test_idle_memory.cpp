@@ -28,8 +28,8 @@
 namespace {
 
 constexpr std::size_t KiB = 1024, MiB = 1024 * KiB;
-constexpr long kSlackIdleKiB = 24 * 1024;   // allowed above the start after idling
-constexpr long kSlackTrimKiB = 8 * 1024;    // allowed above the start after malloc_trim(0)
+constexpr long kSlackIdleKiB = 24 * 1024;  // allowed above the start after idling
+constexpr long kSlackTrimKiB = 8 * 1024;   // allowed above the start after malloc_trim(0)
 
 void* (*volatile do_malloc)(std::size_t) = std::malloc;
 void (*volatile do_free)(void*) = std::free;
@@ -140,9 +140,8 @@ TEST_CASE("idle freed memory goes back: 128 MiB of 64 KiB + 60 MiB of 160 B (a d
   const long start = v["start"], idle = v["idle"], trimmed = v["trimmed"];
   const int trim = static_cast<int>(v["trim"]);
   WARN("VmRSS KiB: start " << start << ", peak " << v["peak"] << ", right after free " << v["freed"]
-                           << ", after 1 s idle + one call " << idle << " (+" << idle - start
-                           << "), malloc_trim(0) = " << trim << ", after it " << trimmed << " (+"
-                           << trimmed - start << ")");
+                           << ", after 1 s idle + one call " << idle << " (+" << idle - start << "), malloc_trim(0) = "
+                           << trim << ", after it " << trimmed << " (+" << trimmed - start << ")");
   CHECK(v["peak"] - start > 200 * 1024);  // the scenario did make the memory resident
   CHECK(idle - start <= kSlackIdleKiB);
   // malloc_trim(0) returns 1 when it released memory; with almost nothing

@@ -25,4 +25,3 @@ TEST_CASE("size classes: at most 25% waste from 64 bytes, 16-byte multiples from
   }
   REQUIRE(size_class::size_of(size_class::kCount - 1) == size_class::kMaxSmall);
 }
-

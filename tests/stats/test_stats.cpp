@@ -89,7 +89,8 @@ TEST_CASE("bytes reserved, committed and in use", "[stats]") {
 }
 
 TEST_CASE("large cache hits and misses", "[stats]") {
-  if (tinyalloc::options().large != tinyalloc::LargeStrategy::Cached) return;  // the ctest run with TINYALLOC_LARGE=direct
+  if (tinyalloc::options().large != tinyalloc::LargeStrategy::Cached)
+    return;  // the ctest run with TINYALLOC_LARGE=direct
   const ta_stats_t before = snapshot();
   for (int i = 0; i < 5; ++i) ta_free(ta_malloc(3 * MiB + 12345));
   const ta_stats_t after = snapshot();
@@ -130,8 +131,9 @@ TEST_CASE("ta_stats_print writes the table through a callback, in whole lines", 
   }
   INFO(text);
   REQUIRE(text.rfind("tinyalloc statistics (pid " + std::to_string(getpid()) + ")\n", 0) == 0);
-  for (const char* row : {"\n  memory           reserved ", "\n  in use           ", "\n  large (", "\n  large cache      hits ",
-                          "\n  segments         carved ", "\n  threads          heaps created "})
+  for (const char* row :
+       {"\n  memory           reserved ", "\n  in use           ", "\n  large (", "\n  large cache      hits ",
+        "\n  segments         carved ", "\n  threads          heaps created "})
     REQUIRE(text.find(row) != std::string::npos);
   if (TINYALLOC_STATS) {
     REQUIRE(text.find("\n  small, all ") != std::string::npos);

@@ -226,8 +226,7 @@ class Worker {
       const std::size_t keep = std::min(n, m), from = n >= 8 ? 8 : 0;
       if (keep > from) {
         const std::size_t bad = check_range(q, from, keep, addr(p));
-        if (bad != SIZE_MAX)
-          fail("realloc(%p, %zu -> %zu) = %p: contents lost at offset %zu", p, n, m, q, bad);
+        if (bad != SIZE_MAX) fail("realloc(%p, %zu -> %zu) = %p: contents lost at offset %zu", p, n, m, q, bad);
       }
       fill(q, m);
       bytes_ += m;
@@ -294,12 +293,18 @@ Config parse_args(int argc, char** argv) {
       std::exit(a == "--help" ? 0 : 2);
     }
     const std::uint64_t v = parse(argv[i], argv[i + 1]);
-    if (a == "--threads") c.threads = static_cast<unsigned>(v);
-    else if (a == "--ops") c.ops = v;
-    else if (a == "--lifetime") c.lifetime = v;
-    else if (a == "--slots") c.slots = static_cast<unsigned>(v);
-    else if (a == "--seed") c.seed = v;
-    else fail("unknown option %s", a.c_str());
+    if (a == "--threads")
+      c.threads = static_cast<unsigned>(v);
+    else if (a == "--ops")
+      c.ops = v;
+    else if (a == "--lifetime")
+      c.lifetime = v;
+    else if (a == "--slots")
+      c.slots = static_cast<unsigned>(v);
+    else if (a == "--seed")
+      c.seed = v;
+    else
+      fail("unknown option %s", a.c_str());
     ++i;
   }
   return c;
@@ -353,10 +358,10 @@ int main(int argc, char** argv) {
     ++drained;
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf(
-      "stress: OK: %" PRIu64 " operations, %" PRIu64 " blocks verified before free or hand-off, %" PRIu64
-      " MiB written, %u concurrent threads, %" PRIu64 " threads started (replaced mid-run), %" PRIu64
-      " blocks drained from slots at the end, %.2f s\n",
-      s.ops_done.load(), s.verified.load() + drained, s.bytes.load() >> 20, s.cfg.threads, started, drained, secs);
+  std::printf("stress: OK: %" PRIu64 " operations, %" PRIu64 " blocks verified before free or hand-off, %" PRIu64
+              " MiB written, %u concurrent threads, %" PRIu64 " threads started (replaced mid-run), %" PRIu64
+              " blocks drained from slots at the end, %.2f s\n",
+              s.ops_done.load(), s.verified.load() + drained, s.bytes.load() >> 20, s.cfg.threads, started, drained,
+              secs);
   return 0;
 }

@@ -218,8 +218,8 @@ TEST_CASE("ping-pong: A allocates, B frees, then roles swap", "[threads][pingpon
   Failure f;
   std::mutex m;
   std::condition_variable cv;
-  std::vector<Item> slot;      // batch in flight
-  int turn = 0;                // whose turn it is to receive (0 = A, 1 = B)
+  std::vector<Item> slot;  // batch in flight
+  int turn = 0;            // whose turn it is to receive (0 = A, 1 = B)
   int round_no = 0;
   std::atomic<std::uint64_t> verified{0};
 
@@ -277,8 +277,8 @@ TEST_CASE("ping-pong: A allocates, B frees, then roles swap", "[threads][pingpon
 TEST_CASE("1000 short-lived threads: heap handover, bounded memory", "[threads][exit]") {
   constexpr int nthreads = 1000;
   Failure f;
-  std::vector<Item> leftovers;       // blocks left allocated by exited threads
-  std::vector<Item> kept_to_the_end; // some kept until all threads are gone
+  std::vector<Item> leftovers;        // blocks left allocated by exited threads
+  std::vector<Item> kept_to_the_end;  // some kept until all threads are gone
   std::uint64_t verified_left = 0;
 
   auto body = [&](int t) {

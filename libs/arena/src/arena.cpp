@@ -192,8 +192,8 @@ void Arena::unlock() noexcept {
 }
 
 ArenaCounters Arena::counters() const noexcept {
-  return ArenaCounters{carved_.load(std::memory_order_relaxed), reused_.load(std::memory_order_relaxed),
-                       purged_.load(std::memory_order_relaxed), unmapped_.load(std::memory_order_relaxed),
+  return ArenaCounters{carved_.load(std::memory_order_relaxed),      reused_.load(std::memory_order_relaxed),
+                       purged_.load(std::memory_order_relaxed),      unmapped_.load(std::memory_order_relaxed),
                        dirty_count_.load(std::memory_order_relaxed), clean_count_.load(std::memory_order_relaxed)};
 }
 

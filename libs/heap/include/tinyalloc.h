@@ -40,8 +40,8 @@ TA_API size_t ta_usable_size(const void* p);
 #define TA_STATS_CLASSES 41 /* small size classes */
 
 typedef struct ta_stats_s {
-  int counting;          /* 1: per-class counts compiled in (CMake TINYALLOC_STATS=ON) */
-  unsigned class_count;  /* entries of classes[] in use */
+  int counting;         /* 1: per-class counts compiled in (CMake TINYALLOC_STATS=ON) */
+  unsigned class_count; /* entries of classes[] in use */
   struct {
     uint32_t block_size; /* bytes per block of this class */
     uint64_t served;     /* blocks handed out (0 when counting == 0) */
@@ -60,13 +60,13 @@ typedef struct ta_stats_s {
   /* large blocks and their cache */
   uint64_t large_allocations, large_frees, large_resized_in_place, large_moved;
   uint64_t cache_hits, cache_misses, cache_evictions, cache_purges;
-  size_t cache_bytes;    /* held by the large cache now */
+  size_t cache_bytes; /* held by the large cache now */
 
   /* segments and threads */
   uint64_t segments_carved, segments_reused, segments_purged, segments_unmapped;
   uint64_t segments_dirty, segments_clean; /* in the free pools now: resident / purged */
   uint64_t segments_abandoned;             /* left by exited threads with live blocks */
-  uint64_t segments_adopted;             /* of those, adopted by another thread */
+  uint64_t segments_adopted;               /* of those, adopted by another thread */
   uint64_t heaps_created;
 } ta_stats_t;
 

@@ -138,8 +138,6 @@ void* ta_aligned_alloc(size_t alignment, size_t size) { return heap_aligned_allo
 size_t ta_usable_size(const void* p) { return heap_usable_size(p); }
 void ta_stats_print_fd(int fd) { stats_print(fd); }
 
-int ta_posix_memalign(void** out, size_t alignment, size_t size) {
-  return heap_posix_memalign(out, alignment, size);
-}
+int ta_posix_memalign(void** out, size_t alignment, size_t size) { return heap_posix_memalign(out, alignment, size); }
 
 }  // extern "C"

@@ -53,8 +53,7 @@ LiveBlock classify(const void* p, const char* call) noexcept {
   // A block whose first word decodes to a link is free.  The owner confirms
   // by walking its lists (live data can look like a link); another thread
   // cannot walk them, and takes the encoded word's word for it.
-  if (kHardened && s->looks_free(b) && (!owned_here(word) || s->holds_free(b)))
-    misuse(call, "double free of", p);
+  if (kHardened && s->looks_free(b) && (!owned_here(word) || s->holds_free(b))) misuse(call, "double free of", p);
   return LiveBlock{header, b, word};
 }
 

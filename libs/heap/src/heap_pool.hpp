@@ -6,8 +6,8 @@
 
 #include <cstddef>
 
-#include "tinyalloc/region.hpp"
 #include "tinyalloc/heap.hpp"
+#include "tinyalloc/region.hpp"
 
 namespace tinyalloc::detail {
 

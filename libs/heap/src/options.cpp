@@ -16,7 +16,7 @@ namespace {
 
 // Upper bounds that keep later arithmetic (MiB -> bytes, now + delay) far
 // from overflow; a larger value is treated as malformed.
-constexpr std::uint64_t kMaxCacheMiB = std::uint64_t{1} << 20;     // 1 TiB
+constexpr std::uint64_t kMaxCacheMiB = std::uint64_t{1} << 20;      // 1 TiB
 constexpr std::uint64_t kMaxPurgeDelayMs = std::uint64_t{1} << 32;  // ~49 days
 
 void malformed(const char* name, const char* value, const char* expected, const char* kept) noexcept {
@@ -100,8 +100,7 @@ void say_options(const Options& o, bool from_code) noexcept {
       from_code ? " (set_options, then environment)" : "", strategy_name(o.large),
       static_cast<unsigned long long>(o.large_cache.max_bytes >> 20),
       static_cast<unsigned long long>(o.arena.purge_delay_ms), o.purge_thread ? 1 : 0, o.arena.prefault ? 1 : 0,
-      o.show_stats ? 1 : 0,
-      o.verbose ? 1 : 0, TINYALLOC_STATS ? "compiled in" : "compiled out (TINYALLOC_STATS=OFF)");
+      o.show_stats ? 1 : 0, o.verbose ? 1 : 0, TINYALLOC_STATS ? "compiled in" : "compiled out (TINYALLOC_STATS=OFF)");
 }
 
 }  // namespace tinyalloc::detail

@@ -56,7 +56,8 @@ void report_failed_calls() noexcept {
   const std::size_t failed = region::counters().failed_calls;
   if (failed != 0 && first_time(g_said_failed_call))
     say("the kernel refused %zu munmap/madvise/mremap call(s) (vm.max_map_count?); the memory stays "
-        "with tinyalloc and is retried at the next purge (reported once)", failed);
+        "with tinyalloc and is retried at the next purge (reported once)",
+        failed);
 }
 
 void* purger_main(void*) {
@@ -81,7 +82,7 @@ void* purger_main(void*) {
 }  // namespace
 
 void purge_soon() noexcept {
-  if (next_due(*g_globals, 0) == kNever) return;  // e.g. the direct strategy keeps nothing
+  if (next_due(*g_globals, 0) == kNever) return;        // e.g. the direct strategy keeps nothing
   std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with purger_main's exit check
   if (!g_purger_running.load(std::memory_order_relaxed)) g_purge_wanted.store(true, std::memory_order_relaxed);
 }

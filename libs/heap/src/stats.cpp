@@ -32,7 +32,8 @@ void stats_get(Stats& out) noexcept {
   out.counting = TINYALLOC_STATS != 0;
   if (out.counting) {
     g.heaps.for_each([&](Heap& h) {
-      for (unsigned c = 0; c < size_class::kCount; ++c) out.served[c] += h.classes[c].served.load(std::memory_order_relaxed);
+      for (unsigned c = 0; c < size_class::kCount; ++c)
+        out.served[c] += h.classes[c].served.load(std::memory_order_relaxed);
     });
   }
   for (unsigned c = 0; c < size_class::kCount; ++c) out.small_total += out.served[c];
@@ -126,10 +127,10 @@ void print_table(Writer write, void* arg) noexcept {
          human(s.in_use_large, c), u(s.large.allocations - s.large.frees));
   p.line("  large (%-6s)   allocations %llu, frees %llu, resized in place %llu, moved %llu\n", g.large->name(),
          u(s.large.allocations), u(s.large.frees), u(s.large.in_place_resizes), u(s.large.moved_resizes));
-  p.line("  %-16s hits %llu, misses %llu, evictions %llu, purges %llu, holding %s\n", "large cache",
-         u(s.cache.hits), u(s.cache.misses), u(s.cache.evictions), u(s.cache.purges), human(s.cache.cached_bytes, a));
-  p.line("  %-16s carved %llu, reused %llu, purged %llu, unmapped %llu; pooled: dirty %llu, clean %llu\n",
-         "segments", u(s.arena.segments_carved), u(s.arena.segments_reused), u(s.arena.segments_purged),
+  p.line("  %-16s hits %llu, misses %llu, evictions %llu, purges %llu, holding %s\n", "large cache", u(s.cache.hits),
+         u(s.cache.misses), u(s.cache.evictions), u(s.cache.purges), human(s.cache.cached_bytes, a));
+  p.line("  %-16s carved %llu, reused %llu, purged %llu, unmapped %llu; pooled: dirty %llu, clean %llu\n", "segments",
+         u(s.arena.segments_carved), u(s.arena.segments_reused), u(s.arena.segments_purged),
          u(s.arena.segments_unmapped), u(s.arena.dirty), u(s.arena.clean));
   p.line("  %-16s heaps created %llu, segments abandoned %llu, adopted %llu\n", "threads", u(s.heaps_created),
          u(s.segments_abandoned), u(s.segments_adopted));

@@ -52,7 +52,8 @@ void CachedMap::decommit_outside_lock(Entry* entries, std::size_t n) noexcept {
   }
   if (unplaced != 0) evictions_ += unplaced;
   unlock();
-  for (std::size_t i = 0; i < unplaced; ++i) (void)region::release(entries[i].base, entries[i].size, entries[i].resident);
+  for (std::size_t i = 0; i < unplaced; ++i)
+    (void)region::release(entries[i].base, entries[i].size, entries[i].resident);
 }
 
 Mapping CachedMap::obtain(std::size_t bytes, std::size_t alignment) noexcept {

@@ -166,35 +166,32 @@ bool write_info(FILE* fp) noexcept {
                         static_cast<unsigned>(size_class::size_of(c)), ull(s.served[c])) >= 0;
   }
   const std::uint64_t live_large = s.large.allocations > s.large.frees ? s.large.allocations - s.large.frees : 0;
-  ok = ok &&
-       std::fprintf(fp,
-                    "</sizes>\n"
-                    "<total type=\"served\" count=\"%llu\"/>\n"
-                    "<in_use small=\"%zu\" large=\"%zu\" total=\"%zu\" segments=\"%zu\" large_blocks=\"%llu\"/>\n"
-                    "<system type=\"current\" size=\"%zu\"/>\n"
-                    "<system type=\"max\" size=\"%zu\"/>\n"
-                    "<aspace type=\"total\" size=\"%zu\"/>\n",
-                    ull(s.small_total), s.in_use_small, s.in_use_large, s.in_use_small + s.in_use_large,
-                    s.in_use_small / kSegmentSize, ull(live_large), s.memory.committed, s.memory.peak_committed,
-                    s.memory.reserved) >= 0;
-  ok = ok &&
-       std::fprintf(fp,
-                    "<large strategy=\"%s\" allocations=\"%llu\" frees=\"%llu\" resized_in_place=\"%llu\" "
-                    "moved=\"%llu\"/>\n"
-                    "<cache hits=\"%llu\" misses=\"%llu\" evictions=\"%llu\" purges=\"%llu\" size=\"%zu\" "
-                    "resident=\"%zu\"/>\n",
-                    strategy, ull(s.large.allocations), ull(s.large.frees), ull(s.large.in_place_resizes),
-                    ull(s.large.moved_resizes), ull(s.cache.hits), ull(s.cache.misses), ull(s.cache.evictions),
-                    ull(s.cache.purges), s.cache.cached_bytes, s.cache.resident_bytes) >= 0;
-  ok = ok &&
-       std::fprintf(fp,
-                    "<segments carved=\"%llu\" reused=\"%llu\" purged=\"%llu\" unmapped=\"%llu\" dirty=\"%llu\" "
-                    "clean=\"%llu\" abandoned=\"%llu\" reclaimed=\"%llu\"/>\n"
-                    "<threads heaps=\"%llu\"/>\n"
-                    "</malloc>\n",
-                    ull(s.arena.segments_carved), ull(s.arena.segments_reused), ull(s.arena.segments_purged),
-                    ull(s.arena.segments_unmapped), ull(s.arena.dirty), ull(s.arena.clean), ull(s.segments_abandoned),
-                    ull(s.segments_adopted), ull(s.heaps_created)) >= 0;
+  ok = ok && std::fprintf(fp,
+                          "</sizes>\n"
+                          "<total type=\"served\" count=\"%llu\"/>\n"
+                          "<in_use small=\"%zu\" large=\"%zu\" total=\"%zu\" segments=\"%zu\" large_blocks=\"%llu\"/>\n"
+                          "<system type=\"current\" size=\"%zu\"/>\n"
+                          "<system type=\"max\" size=\"%zu\"/>\n"
+                          "<aspace type=\"total\" size=\"%zu\"/>\n",
+                          ull(s.small_total), s.in_use_small, s.in_use_large, s.in_use_small + s.in_use_large,
+                          s.in_use_small / kSegmentSize, ull(live_large), s.memory.committed, s.memory.peak_committed,
+                          s.memory.reserved) >= 0;
+  ok = ok && std::fprintf(fp,
+                          "<large strategy=\"%s\" allocations=\"%llu\" frees=\"%llu\" resized_in_place=\"%llu\" "
+                          "moved=\"%llu\"/>\n"
+                          "<cache hits=\"%llu\" misses=\"%llu\" evictions=\"%llu\" purges=\"%llu\" size=\"%zu\" "
+                          "resident=\"%zu\"/>\n",
+                          strategy, ull(s.large.allocations), ull(s.large.frees), ull(s.large.in_place_resizes),
+                          ull(s.large.moved_resizes), ull(s.cache.hits), ull(s.cache.misses), ull(s.cache.evictions),
+                          ull(s.cache.purges), s.cache.cached_bytes, s.cache.resident_bytes) >= 0;
+  ok = ok && std::fprintf(fp,
+                          "<segments carved=\"%llu\" reused=\"%llu\" purged=\"%llu\" unmapped=\"%llu\" dirty=\"%llu\" "
+                          "clean=\"%llu\" abandoned=\"%llu\" reclaimed=\"%llu\"/>\n"
+                          "<threads heaps=\"%llu\"/>\n"
+                          "</malloc>\n",
+                          ull(s.arena.segments_carved), ull(s.arena.segments_reused), ull(s.arena.segments_purged),
+                          ull(s.arena.segments_unmapped), ull(s.arena.dirty), ull(s.arena.clean),
+                          ull(s.segments_abandoned), ull(s.segments_adopted), ull(s.heaps_created)) >= 0;
   return ok;
 }
 

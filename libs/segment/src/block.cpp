@@ -34,7 +34,8 @@ std::uintptr_t link_key(const void* segment) noexcept {
 void report_misuse(const char* what, const void* p) noexcept {
   char buf[200];
   const int n = std::snprintf(buf, sizeof buf, "tinyalloc: %s %p\n", what, p);
-  if (n > 0) region::write_all(2, buf, static_cast<std::size_t>(n) < sizeof buf ? static_cast<std::size_t>(n) : sizeof buf - 1);
+  if (n > 0)
+    region::write_all(2, buf, static_cast<std::size_t>(n) < sizeof buf ? static_cast<std::size_t>(n) : sizeof buf - 1);
   region::abort_process();
 }
 

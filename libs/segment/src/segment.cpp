@@ -9,8 +9,7 @@ namespace {
 constexpr std::size_t kExtendBytes = 4096;
 }  // namespace
 
-Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t block_size,
-                         bool zero) noexcept {
+Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t block_size, bool zero) noexcept {
   track::reclaimed(static_cast<char*>(memory) + kFirstBlock, kSegmentSize - kFirstBlock);
   Segment* s = ::new (memory) Segment;
   s->become(SegmentKind::Small);
@@ -48,8 +47,7 @@ bool Segment::holds_free(const Block* b) const noexcept {
     }
     return false;
   };
-  return on(blocks.free) || on(local_free) ||
-         on(thread_free_word::head(thread_free.load(std::memory_order_acquire)));
+  return on(blocks.free) || on(local_free) || on(thread_free_word::head(thread_free.load(std::memory_order_acquire)));
 }
 
 bool Segment::take_local() noexcept {
@@ -105,8 +103,7 @@ bool Segment::push_thread_free(Block* b) noexcept {
   do {
     b->link = blocks.codec.encode(thread_free_word::head(old));
     next = thread_free_word::make(b, thread_free_word::count(old) + 1);
-  } while (!thread_free.compare_exchange_weak(old, next, std::memory_order_acq_rel,
-                                              std::memory_order_relaxed));
+  } while (!thread_free.compare_exchange_weak(old, next, std::memory_order_acq_rel, std::memory_order_relaxed));
   return thread_free_word::head(old) == nullptr;
 }
 
@@ -123,7 +120,8 @@ bool Segment::check() const noexcept {
     for (const Block* x = head; x != nullptr; x = blocks.codec.decode(x->link)) {
       if (!same_window(x, this) || !is_block_start(x) || ++n > static_cast<long>(capacity)) return -1;
       const auto index = static_cast<std::size_t>(reinterpret_cast<const char*>(x) -
-                                                  (reinterpret_cast<const char*>(this) + kFirstBlock)) / block_size;
+                                                  (reinterpret_cast<const char*>(this) + kFirstBlock)) /
+                         block_size;
       if (index >= extended) return -1;
     }
     return n;

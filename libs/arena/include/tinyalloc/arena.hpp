@@ -48,18 +48,18 @@ struct ArenaOptions {
 
 struct ArenaCounters {
   std::size_t segments_carved;
-  std::size_t segments_reused;   ///< from dirty or clean pools
-  std::size_t segments_purged;   ///< decommitted
-  std::size_t segments_unmapped; ///< pools full: address space returned
-  std::size_t dirty;             ///< in dirty pools now
-  std::size_t clean;             ///< in the clean pool now
+  std::size_t segments_reused;    ///< from dirty or clean pools
+  std::size_t segments_purged;    ///< decommitted
+  std::size_t segments_unmapped;  ///< pools full: address space returned
+  std::size_t dirty;              ///< in dirty pools now
+  std::size_t clean;              ///< in the clean pool now
 };
 
 class Arena {
  public:
   static constexpr std::size_t kChunkSize = std::size_t{64} << 20;  // reserved at a time
-  static constexpr std::size_t kDirtyCapacity = 64;   // per size class
-  static constexpr std::size_t kCleanCapacity = 4096; // 1 GiB of purged segments
+  static constexpr std::size_t kDirtyCapacity = 64;                 // per size class
+  static constexpr std::size_t kCleanCapacity = 4096;               // 1 GiB of purged segments
 
   explicit Arena(const ArenaOptions& options = {}) noexcept : options_(options) {}
   Arena(const Arena&) = delete;

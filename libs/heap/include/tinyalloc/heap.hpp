@@ -66,8 +66,8 @@ struct ClassTable {
 
 /// A thread's heap.  Its address (equal to its ClassTable's) is its owner id.
 struct Heap : ClassTable {
-  ClassQueue queues[size_class::kCount];     ///< the segments it owns, per class
-  Heap* next_free;                           ///< link in the heap pool when unused
+  ClassQueue queues[size_class::kCount];  ///< the segments it owns, per class
+  Heap* next_free;                        ///< link in the heap pool when unused
 
   /// Set by another thread that freed into one of this heap's segments while
   /// its remote list was empty: "some full segment may have blocks again".
@@ -186,7 +186,7 @@ const Options& options() noexcept;
 /// Statistics, merged over every heap on demand: the fast path only bumps a
 /// per-thread counter, and only when built with TINYALLOC_STATS (default on).
 struct Stats {
-  bool counting;  ///< per-class counts compiled in (TINYALLOC_STATS); else served[] is all 0
+  bool counting;                             ///< per-class counts compiled in (TINYALLOC_STATS); else served[] is all 0
   std::uint64_t served[size_class::kCount];  ///< small blocks handed out, per size class
   std::uint64_t small_total;
   large::LargeCounters large;

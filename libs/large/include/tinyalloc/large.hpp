@@ -79,14 +79,22 @@ struct CacheCounters {
 ///   counters()                what it holds
 template <class S>
 concept MappingStrategy = requires(S s, const S cs, const Mapping& m, std::size_t n, std::uint64_t t, bool f) {
-  { s.obtain(n, n) } noexcept -> std::same_as<Mapping>;
-  { s.give_back(m) } noexcept;
-  { s.purge(t, f) } noexcept;
-  { cs.next_purge_ms() } noexcept -> std::same_as<std::uint64_t>;
-  { s.flush() } noexcept;
-  { s.lock() } noexcept;
-  { s.unlock() } noexcept;
-  { cs.counters() } noexcept -> std::same_as<CacheCounters>;
+  { s.obtain(n, n) }
+  noexcept->std::same_as<Mapping>;
+  { s.give_back(m) }
+  noexcept;
+  { s.purge(t, f) }
+  noexcept;
+  { cs.next_purge_ms() }
+  noexcept->std::same_as<std::uint64_t>;
+  { s.flush() }
+  noexcept;
+  { s.lock() }
+  noexcept;
+  { s.unlock() }
+  noexcept;
+  { cs.counters() }
+  noexcept->std::same_as<CacheCounters>;
 };
 
 // ---- any large block, whatever strategy made it ---------------------------------

@@ -11,12 +11,11 @@
 
 namespace tinyalloc {
 
-
 /// An intrusive list of segments (no allocation; O(1) unlink from anywhere).
-using SegmentList = boost::intrusive::list<
-    Segment,
-    boost::intrusive::member_hook<Segment, decltype(Segment::queue_hook), &Segment::queue_hook>,
-    boost::intrusive::constant_time_size<true>>;
+using SegmentList =
+    boost::intrusive::list<Segment,
+                           boost::intrusive::member_hook<Segment, decltype(Segment::queue_hook), &Segment::queue_hook>,
+                           boost::intrusive::constant_time_size<true>>;
 
 /// The segments one heap owns for one size class.
 ///

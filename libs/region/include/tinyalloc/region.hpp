@@ -80,9 +80,7 @@ struct Counters {
 Counters counters() noexcept;
 
 /// Round `n` up to a multiple of `align` (a power of two).
-constexpr std::size_t align_up(std::size_t n, std::size_t align) noexcept {
-  return (n + align - 1) & ~(align - 1);
-}
+constexpr std::size_t align_up(std::size_t n, std::size_t align) noexcept { return (n + align - 1) & ~(align - 1); }
 
 // ---- the CPU, the clock and the process ------------------------------------
 
