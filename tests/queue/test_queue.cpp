@@ -19,12 +19,12 @@ TEST_CASE("class queue: available <-> full transitions in O(1), flags follow") {
   REQUIRE(q.current() == s[0]);
   REQUIRE(q.available.size() == 3);
 
-  q.mark_full(*s[0]);
+  REQUIRE(q.mark_full(*s[0]));
   REQUIRE(s[0]->is_full());
   REQUIRE(q.current() == s[1]);
   REQUIRE(q.full.size() == 1);
 
-  q.mark_full(*s[2]);
+  REQUIRE(q.mark_full(*s[2]));
   REQUIRE(q.available.size() == 1);
   q.mark_available(*s[0]);  // goes to the back: current() keeps serving
   REQUIRE_FALSE(s[0]->is_full());

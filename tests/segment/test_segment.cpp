@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <set>
 #include <thread>
 #include <vector>
@@ -99,25 +100,60 @@ TEST_CASE("remote frees from many threads are all collected, with their count") 
   REQUIRE(blocks.size() == (kSegmentSize - kFirstBlock) / 16);
   const std::uint32_t total = s->blocks.used;
 
+  // The owner files it as full: the first remote free is handed off to the
+  // heap (the freer keeps the block), every other one lands on the list.
+  REQUIRE(s->enter_full());
   constexpr int kThreads = 4;
-  std::atomic<int> empties{0};
+  std::atomic<int> handed_off{0};
+  std::atomic<Block*> kept{nullptr};
   std::vector<std::thread> ts;
   for (int t = 0; t < kThreads; ++t) {
     ts.emplace_back([&, t] {
-      for (std::size_t i = t; i < blocks.size(); i += kThreads)
-        if (s->push_thread_free(blocks[i])) empties.fetch_add(1);
+      for (std::size_t i = t; i < blocks.size(); i += kThreads) {
+        if (s->push_thread_free(blocks[i]) == Segment::RemoteFree::HandOff) {
+          handed_off.fetch_add(1);
+          kept.store(blocks[i]);
+          s->end_hand_off();
+        }
+      }
     });
   }
   for (auto& t : ts) t.join();
-  REQUIRE(empties.load() == 1);  // exactly one push found the list empty
+  REQUIRE(handed_off.load() == 1);  // exactly one, the first
   REQUIRE(s->has_thread_free());
+  REQUIRE_FALSE(s->enter_full());  // blocks are waiting: the owner must refill instead
   REQUIRE(s->take_thread_free());
-  REQUIRE(s->blocks.used == 0);
+  REQUIRE(s->blocks.used == 1);  // the handed-off block is still out
+  s->push_local(kept.load());    // as the heap does when it collects the hand-off
+  --s->blocks.used;
+  REQUIRE(s->check());
   REQUIRE_FALSE(s->has_thread_free());
   std::set<Block*> collected;
   for (Block* b = s->blocks.free; b != nullptr; b = s->blocks.codec.decode(b->link))
     REQUIRE(collected.insert(b).second);
-  REQUIRE(collected.size() == total);
+  REQUIRE(collected.size() == total - 1);
+}
+
+TEST_CASE("hand-off: stop_hand_offs waits out a freer, and later frees go to the list") {
+  SegmentMemory mem;
+  Segment* s = Segment::create(mem.p, 1, 16, true);
+  std::vector<Block*> blocks;
+  while (Block* b = pop(s)) blocks.push_back(b);
+  REQUIRE(s->enter_full());
+  REQUIRE(s->push_thread_free(blocks[0]) == Segment::RemoteFree::HandOff);
+  std::atomic<bool> stopped{false};
+  std::thread owner([&] {
+    s->stop_hand_offs();  // must wait: a hand-off is in progress
+    stopped.store(true);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE_FALSE(stopped.load());
+  s->end_hand_off();
+  owner.join();
+  REQUIRE(stopped.load());
+  REQUIRE(s->push_thread_free(blocks[1]) == Segment::RemoteFree::Pushed);
+  REQUIRE(s->push_thread_free(blocks[2]) == Segment::RemoteFree::Pushed);
+  REQUIRE(s->take_thread_free());
 }
 
 TEST_CASE("block_start finds the block of an interior pointer") {
@@ -170,7 +206,7 @@ TEST_CASE("check(): holds for a fresh, used and drained segment, and catches a b
   ++s->blocks.used;  // a count that no longer matches the lists
   REQUIRE_FALSE(s->check());
   --s->blocks.used;
-  s->push_thread_free(b);  // a remote free: still counted as used until collected
+  REQUIRE(s->push_thread_free(b) == Segment::RemoteFree::Pushed);  // still counted as used until collected
   REQUIRE(s->check());
   REQUIRE(s->take_thread_free());
   REQUIRE(s->check());

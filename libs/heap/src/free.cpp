@@ -65,6 +65,17 @@ void free_suspect(Segment* s, Block* b) noexcept {
   local_free_done(s);
 }
 
+void free_owned(Heap* h, Segment* s, Block* b) noexcept {
+  if (kHardened && s->looks_free(b) && s->holds_free(b)) report_misuse("free(): double free of", b);
+  s->push_local(b);
+  --s->blocks.used;
+  if (s->is_full()) {
+    h->queues[s->size_class].mark_available(*s);
+    set_current(h, s->size_class);
+  }
+  local_free_done(s);
+}
+
 void free_slow(SegmentBase*, void* p) noexcept {
   const LiveBlock live = classify(p, "free()");
   if (live.is_large()) {
@@ -75,7 +86,7 @@ void free_slow(SegmentBase*, void* p) noexcept {
   }
   Segment* s = live.segment();
   Block* b = live.block;
-  if (owned_here(live.owner_word)) {  // ours, with a flag set
+  if (owned_here(live.owner_word)) {  // ours, with a flag set (classify checked it is not free)
     s->push_local(b);
     --s->blocks.used;
     if ((live.owner_word & kInFull) != 0) {
@@ -90,14 +101,21 @@ void free_slow(SegmentBase*, void* p) noexcept {
   // pushing: once the block is on the remote list the owner may collect it,
   // empty the segment and recycle it.  Until then the block is live and the
   // segment cannot go anywhere.
-  Heap* owner = reinterpret_cast<Heap*>(live.owner_word & ~kFlagMask);
-  const bool first = s->push_thread_free(b);
-  if (owner == nullptr) {
+  const bool abandoned = (live.owner_word & ~kFlagMask) == 0;
+  if (s->push_thread_free(b) == Segment::RemoteFree::HandOff) {
+    // The owner files the segment as full: give the block to its heap.  The
+    // owner cannot change while the hand-off is in progress (stop_hand_offs).
+    Heap* owner = s->owner();
+    Block* head = owner->handed_off.load(std::memory_order_relaxed);
+    do {
+      b->link = owner->handoff_codec.encode(head);
+    } while (!owner->handed_off.compare_exchange_weak(head, b, std::memory_order_release, std::memory_order_relaxed));
+    s->end_hand_off();
+    return;
+  }
+  if (abandoned) {
     note_abandoned_free();
     purge_at_safe_point();
-  } else if (first) {
-    owner->remote_pending.store(true, std::memory_order_release);
   }
 }
-
 }  // namespace tinyalloc::detail

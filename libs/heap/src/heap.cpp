@@ -47,9 +47,10 @@ Heap* heap_create(Globals& g) noexcept {
     ::new (&h->queues[c]) ClassQueue();
   }
   h->next_free = nullptr;
-  // A stale remote free may still raise the flag of a recycled heap: store,
-  // never re-construct, so that is a (harmless) atomic race, not a data race.
-  h->remote_pending.store(false, std::memory_order_relaxed);
+  // Empty: the heap that had this storage drained it after its segments
+  // stopped handing off (heap_abandon), so no stale push can arrive.
+  TINYALLOC_ASSERT(h->handed_off.load(std::memory_order_relaxed) == nullptr);
+  h->handoff_codec = LinkCodec{link_key(h)};
   tl_heap = h;  // before pthread_setspecific: if that allocates, it finds this heap
   ::pthread_setspecific(g.thread_exit_key, h);
   return h;
@@ -72,25 +73,25 @@ void adopt(Globals& g, Heap* h, Segment* s) noexcept {
   set_current(h, s->size_class);
 }
 
-/// Other threads freed into some of h's full segments: move those back.
-void collect_remote_frees(Globals& g, Heap* h) noexcept {
-  if (!h->remote_pending.load(std::memory_order_relaxed)) return;
-  if (!h->remote_pending.exchange(false, std::memory_order_acq_rel)) return;
-  for (unsigned c = 0; c < size_class::kCount; ++c) {
-    ClassQueue& q = h->queues[c];
-    for (auto it = q.full.begin(); it != q.full.end();) {
-      Segment& s = *it++;
-      if (!s.take_thread_free()) continue;
-      if (s.is_unused()) {
-        q.remove(s);
-        release_segment(g, &s);
-      } else {
-        q.mark_available(s);
-      }
-    }
-    set_current(h, c);
+}  // namespace
+
+/// Other threads freed into h's full segments (hand-offs): free each block
+/// as the owner, which moves its segment back from the full list.
+void collect_handed_off(Heap* h) noexcept {
+  if (h->handed_off.load(std::memory_order_relaxed) == nullptr) return;
+  Block* b = h->handed_off.exchange(nullptr, std::memory_order_acquire);
+  while (b != nullptr) {
+    Block* next = h->handoff_codec.decode(b->link);
+    if (next != nullptr && !segment_map::contains(next))
+      report_misuse("hand-off list corrupted (a freed block was written to?) at", b);
+    Segment* s = Segment::of(b);
+    s->wait_hand_off();
+    free_owned(h, s, b);
+    b = next;
   }
 }
+
+namespace {
 
 Segment* fresh_segment(Globals& g, Heap* h, unsigned c) noexcept {
   Arena::Grant grant = g.arena.acquire(c);
@@ -110,7 +111,7 @@ Segment* fresh_segment(Globals& g, Heap* h, unsigned c) noexcept {
 /// source first.
 Segment* find_segment(Globals& g, Heap* h, unsigned c) noexcept {
   ClassQueue& q = h->queues[c];
-  collect_remote_frees(g, h);
+  collect_handed_off(h);
   if (Segment* s = q.current()) return s;
   // Adopt what exited threads left, a bounded number per call.
   for (int i = 0; i < 16; ++i) {
@@ -141,8 +142,7 @@ void* alloc_small(Globals& g, Heap* h, unsigned c) noexcept {
       TINYALLOC_ASSERT(s->is_block_start(b) && (s->block_size < 16 || reinterpret_cast<std::uintptr_t>(b) % 16 == 0));
       return b;
     }
-    q.mark_full(*s);
-    set_current(h, c);
+    if (q.mark_full(*s)) set_current(h, c);  // else a remote free just came in: refill again
   }
 }
 
@@ -203,6 +203,11 @@ void heap_release_empty(Heap* h) noexcept {
 
 void heap_abandon(Heap* h) noexcept {
   Globals& g = globals();
+  // No freer may hand off to h once it is recycled: wait out the ones in
+  // progress, then take in what they handed off.
+  for (unsigned c = 0; c < size_class::kCount; ++c)
+    for (Segment& s : h->queues[c].full) s.stop_hand_offs();
+  collect_handed_off(h);
   for (unsigned c = 0; c < size_class::kCount; ++c) {
     ClassQueue& q = h->queues[c];
     while (!q.empty()) {
@@ -220,6 +225,7 @@ void heap_abandon(Heap* h) noexcept {
     }
     h->classes[c].current = &g_empty_blocks;
   }
+  TINYALLOC_ASSERT(h->handed_off.load(std::memory_order_relaxed) == nullptr);
   tl_heap = &g_empty_heap;
   g.heaps.release(h);
   purge_at_safe_point();

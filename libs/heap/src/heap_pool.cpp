@@ -41,7 +41,7 @@ Heap* HeapPool::carve() noexcept {
   Heap* h = &chunks_->heaps()[chunks_->used];
   // Zero the counters once; a recycled heap keeps counting where it was.
   for (auto& k : h->classes) k.served.store(0, std::memory_order_relaxed);
-  ::new (&h->remote_pending) std::atomic<bool>(false);  // constructed once, when the storage is new
+  ::new (&h->handed_off) std::atomic<Block*>(nullptr);  // constructed once, when the storage is new
   ++chunks_->used;
   return h;
 }

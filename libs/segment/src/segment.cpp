@@ -58,20 +58,28 @@ bool Segment::take_local() noexcept {
   return true;
 }
 
+bool Segment::has_thread_free() const noexcept {
+  return thread_free_word::head(thread_free.load(std::memory_order_relaxed)) != nullptr;
+}
+
 bool Segment::take_thread_free() noexcept {
-  if (thread_free.load(std::memory_order_relaxed) == 0) return false;
-  const std::uint64_t w = thread_free.exchange(0, std::memory_order_acq_rel);
-  Block* head = thread_free_word::head(w);
-  if (head == nullptr) return false;
-  blocks.used -= thread_free_word::count(w);
+  using namespace thread_free_word;
+  std::uint64_t w = thread_free.load(std::memory_order_relaxed);
+  if (head(w) == nullptr) return false;
+  // Take the list and its count; keep the hand-off state.
+  while (!thread_free.compare_exchange_weak(w, state(w), std::memory_order_acq_rel, std::memory_order_relaxed)) {
+  }
+  Block* first = head(w);
+  if (first == nullptr) return false;
+  blocks.used -= count(w);
   // blocks.free is empty whenever this is called from refill(); when a heap
   // adopts or sweeps a segment it may not be, so splice rather than overwrite.
   if (blocks.free != nullptr) {
-    Block* tail = head;
+    Block* tail = first;
     for (Block* n; (n = blocks.codec.decode(tail->link)) != nullptr;) tail = n;
     tail->link = blocks.codec.encode(blocks.free);
   }
-  blocks.free = head;
+  blocks.free = first;
   free_is_zero = false;
   return true;
 }
@@ -97,14 +105,74 @@ bool Segment::refill() noexcept {
   return take_local() || take_thread_free() || extend();
 }
 
-bool Segment::push_thread_free(Block* b) noexcept {
+Segment::RemoteFree Segment::push_thread_free(Block* b) noexcept {
+  using namespace thread_free_word;
   std::uint64_t old = thread_free.load(std::memory_order_relaxed);
-  std::uint64_t next;
+  for (;;) {
+    if (state(old) == kHandOff) {
+      // The owner is not looking at this segment: hand the block to its heap.
+      if (thread_free.compare_exchange_weak(old, with_state(old, kHandingOff), std::memory_order_acq_rel,
+                                            std::memory_order_relaxed))
+        return RemoteFree::HandOff;
+      continue;
+    }
+    b->link = blocks.codec.encode(head(old));
+    if (thread_free.compare_exchange_weak(old, make(b, count(old) + 1, state(old)), std::memory_order_acq_rel,
+                                          std::memory_order_relaxed))
+      return RemoteFree::Pushed;
+  }
+}
+
+void Segment::end_hand_off() noexcept {
+  using namespace thread_free_word;
+  std::uint64_t w = thread_free.load(std::memory_order_relaxed);
+  while (!thread_free.compare_exchange_weak(w, with_state(w, kNormal), std::memory_order_release,
+                                            std::memory_order_relaxed)) {
+  }
+}
+
+bool Segment::enter_full() noexcept {
+  using namespace thread_free_word;
+  std::uint64_t w = thread_free.load(std::memory_order_relaxed);
   do {
-    b->link = blocks.codec.encode(thread_free_word::head(old));
-    next = thread_free_word::make(b, thread_free_word::count(old) + 1);
-  } while (!thread_free.compare_exchange_weak(old, next, std::memory_order_acq_rel, std::memory_order_relaxed));
-  return thread_free_word::head(old) == nullptr;
+    if (head(w) != nullptr) return false;  // a remote free came in: refill again
+  } while (!thread_free.compare_exchange_weak(w, with_state(w, kHandOff), std::memory_order_acq_rel,
+                                              std::memory_order_relaxed));
+  return true;
+}
+
+void Segment::leave_full() noexcept {
+  using namespace thread_free_word;
+  std::uint64_t w = thread_free.load(std::memory_order_relaxed);
+  // Only HandOff goes back to Normal; a freer HandingOff ends it itself.
+  while (state(w) == kHandOff && !thread_free.compare_exchange_weak(
+                                     w, with_state(w, kNormal), std::memory_order_acq_rel, std::memory_order_relaxed)) {
+  }
+}
+
+void Segment::wait_hand_off() noexcept {
+  using namespace thread_free_word;
+  // A freer is between winning the state and ending it: a few instructions,
+  // unless it was descheduled; then let it run.
+  for (int spins = 0; state(thread_free.load(std::memory_order_acquire)) == kHandingOff; ++spins) {
+    if (spins < 64) {
+      region::cpu_relax();
+    } else {
+      region::sleep_ms(0);
+    }
+  }
+}
+
+void Segment::stop_hand_offs() noexcept {
+  using namespace thread_free_word;
+  for (;;) {
+    wait_hand_off();
+    std::uint64_t w = thread_free.load(std::memory_order_acquire);
+    if (state(w) == kNormal) return;
+    if (state(w) == kHandOff && thread_free.compare_exchange_weak(w, with_state(w, kNormal), std::memory_order_acq_rel,
+                                                                  std::memory_order_acquire))
+      return;
+  }
 }
 
 }  // namespace tinyalloc

@@ -7,7 +7,7 @@
 //
 // Who owns what:
 //   - A Heap belongs to one thread (created on its first malloc, handed over
-//     at its exit).  Only that thread writes it, except `remote_pending`.
+//     at its exit).  Only that thread writes it, except `handed_off`.
 //     The heap's address is the owner id in each of its segments' owner word
 //     (segment/header.hpp): unlike a thread id it is never shared with a
 //     thread that did not create it, even across fork().
@@ -69,10 +69,13 @@ struct Heap : ClassTable {
   ClassQueue queues[size_class::kCount];  ///< the segments it owns, per class
   Heap* next_free;                        ///< link in the heap pool when unused
 
-  /// Set by another thread that freed into one of this heap's segments while
-  /// its remote list was empty: "some full segment may have blocks again".
-  /// The owner clears it and sweeps its full lists, only on its slow path.
-  alignas(64) std::atomic<bool> remote_pending;
+  /// Blocks other threads freed into this heap's full segments (the
+  /// hand-off of segment.hpp): a Treiber stack linked through the blocks'
+  /// first words, encoded with `handoff_codec`.  Pushed by any thread; taken
+  /// whole by the owner on its slow path.  The owner processes just these,
+  /// never scanning its full segments.
+  alignas(64) std::atomic<Block*> handed_off;
+  LinkCodec handoff_codec;  ///< set when the heap is created; read by pushers
 };
 
 namespace detail {

@@ -25,7 +25,9 @@ using SegmentList =
 ///               refill() fails.
 ///   full      — segments with no free block in any list.  Flagged kInFull in
 ///               owner_flags, so the owner's next free into one of them takes
-///               the slow path and moves it back in O(1).
+///               the slow path and moves it back in O(1); another thread's
+///               next free into one is handed off to the heap (segment.hpp),
+///               which moves it back when it collects the hand-offs.
 ///
 /// Owner thread only; no locks.
 class ClassQueue {
@@ -38,12 +40,16 @@ class ClassQueue {
 
   void push_front(Segment& s) noexcept { available.push_front(s); }
 
-  /// available -> full.
-  void mark_full(Segment& s) noexcept {
+  /// available -> full, unless a remote free arrived since the segment was
+  /// last refilled: then nothing changes and the caller refills again.
+  /// From here on remote frees are handed off to the heap (Segment::enter_full).
+  bool mark_full(Segment& s) noexcept {
     TINYALLOC_ASSERT(!s.is_full() && s.blocks.free == nullptr && s.local_free == nullptr);
+    if (!s.enter_full()) return false;
     available.erase(available.iterator_to(s));
     full.push_back(s);
     s.set_full(true);
+    return true;
   }
 
   /// full -> available (to the back: current() keeps serving).
@@ -51,6 +57,7 @@ class ClassQueue {
     TINYALLOC_ASSERT(s.is_full());
     full.erase(full.iterator_to(s));
     s.set_full(false);
+    s.leave_full();
     available.push_back(s);
   }
 
@@ -59,6 +66,7 @@ class ClassQueue {
     if (s.is_full()) {
       full.erase(full.iterator_to(s));
       s.set_full(false);
+      s.leave_full();
     } else {
       available.erase(available.iterator_to(s));
     }

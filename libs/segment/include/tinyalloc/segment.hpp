@@ -79,9 +79,23 @@ struct FreeBlocks {
 ///                 malloc fast path never sees a list that free() is growing
 ///                 and the owner can tell "something was freed" cheaply.
 ///   thread_free — frees from other threads, pushed with CAS, taken whole by
-///                 the owner with one exchange.  The head pointer and a count
-///                 of the blocks on it share one atomic word, so collecting
-///                 never walks the list.
+///                 the owner with one CAS.  The head pointer, a count of the
+///                 blocks on it and the hand-off state share one atomic word,
+///                 so collecting never walks the list.
+///
+/// Hand-off (after mimalloc's "delayed free"): while a segment sits on its
+/// queue's full list the owner never looks at it, so a remote free into it
+/// must tell the owner.  The owner moves a segment to `full` only with
+/// enter_full(), which atomically checks that no remote free is pending and
+/// sets the state HandOff.  The next remote free then wins the state
+/// (HandingOff), pushes its block onto the owner HEAP's hand-off list
+/// instead, and ends with end_hand_off() (state Normal: later remote frees
+/// go to the segment's own list, which the owner reaches once it has
+/// processed the handed-off block and moved the segment back).  The owner
+/// thus learns of remote frees into full segments without ever scanning
+/// them.  While a freer is HandingOff it reads the owner; stop_hand_offs()
+/// waits that out, so a heap that gives its segments away at thread exit
+/// receives no hand-off afterwards.
 /// Invariant (check()): used == extended - |free| - |local_free|, and the
 /// remote count is at most `used`.
 class Segment : public SegmentBase {
@@ -162,11 +176,30 @@ class Segment : public SegmentBase {
   /// Take every block other threads freed; adjusts `used`.  Owner only.
   bool take_thread_free() noexcept;
 
-  /// A free from a thread that is not the owner.  Returns true if the remote
-  /// list was empty before, i.e. the owner may need to be told.
-  bool push_thread_free(Block* b) noexcept;
+  /// A free from a thread that is not the owner.  Pushed: b is on this
+  /// segment's remote list (and the segment may be recycled from then on: do
+  /// not touch it again).  HandOff: b was NOT pushed; the caller must put it
+  /// on owner()'s hand-off list, then call end_hand_off().
+  enum class RemoteFree { Pushed, HandOff };
+  RemoteFree push_thread_free(Block* b) noexcept;
+  void end_hand_off() noexcept;
 
-  bool has_thread_free() const noexcept { return thread_free.load(std::memory_order_relaxed) != 0; }
+  /// Owner, before moving the segment to its full list: false (and nothing
+  /// changed) if a remote free arrived since the last take; otherwise the
+  /// next remote free is handed off to the owner heap.
+  bool enter_full() noexcept;
+  /// Owner, moving the segment back from its full list.
+  void leave_full() noexcept;
+  /// Owner, at thread exit: no hand-off is in progress or can start when
+  /// this returns (waits out a freer that is HandingOff).
+  void stop_hand_offs() noexcept;
+  /// Owner, before freeing a block handed off from this segment: the freer
+  /// that handed it off has finished with the segment when this returns
+  /// (it pushes the block, then ends the hand-off; until then the owner must
+  /// not free it, or the segment could be recycled under the freer).
+  void wait_hand_off() noexcept;
+
+  bool has_thread_free() const noexcept;
   /// Every block is back: nothing allocated, nothing in flight.
   bool is_unused() const noexcept { return blocks.used == 0; }
 
@@ -181,15 +214,21 @@ class Segment : public SegmentBase {
 static_assert(sizeof(Segment) <= kFirstBlock, "segment header must fit before the first block");
 
 /// Packing of Segment::thread_free: block address in the low 47 bits (user
-/// space on x86-64/aarch64 with 4-level tables), block count in the top 17.
+/// space on x86-64/aarch64 with 4-level tables) of which the lowest 2 (zero
+/// in a block address: blocks are 8-aligned) hold the hand-off state, block
+/// count in the top 17.
 namespace thread_free_word {
 inline constexpr unsigned kCountShift = 47;
-inline constexpr std::uint64_t kPtrMask = (std::uint64_t{1} << kCountShift) - 1;
+inline constexpr std::uint64_t kStateMask = 3;
+inline constexpr std::uint64_t kPtrMask = ((std::uint64_t{1} << kCountShift) - 1) & ~kStateMask;
+enum State : std::uint64_t { kNormal = 0, kHandOff = 1, kHandingOff = 2 };
 inline Block* head(std::uint64_t w) noexcept { return reinterpret_cast<Block*>(w & kPtrMask); }
 inline std::uint32_t count(std::uint64_t w) noexcept { return static_cast<std::uint32_t>(w >> kCountShift); }
-inline std::uint64_t make(Block* b, std::uint32_t n) noexcept {
-  return reinterpret_cast<std::uint64_t>(b) | (std::uint64_t{n} << kCountShift);
+inline std::uint64_t state(std::uint64_t w) noexcept { return w & kStateMask; }
+inline std::uint64_t make(Block* b, std::uint32_t n, std::uint64_t st) noexcept {
+  return reinterpret_cast<std::uint64_t>(b) | (std::uint64_t{n} << kCountShift) | st;
 }
+inline std::uint64_t with_state(std::uint64_t w, std::uint64_t st) noexcept { return (w & ~kStateMask) | st; }
 }  // namespace thread_free_word
 
 static_assert((kSegmentSize - kFirstBlock) / 8 < (1u << (64 - thread_free_word::kCountShift)),
