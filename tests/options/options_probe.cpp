@@ -36,8 +36,8 @@ int main(int argc, char** argv) {
               o.verbose ? 1 : 0);
 
   // The strategy in use, by its effect: a cached one serves the second and
-  // later 1 MiB blocks from its cache, a direct one never has a hit.
-  for (int i = 0; i < 4; ++i) ta_free(ta_malloc(std::size_t{1} << 20));
+  // later 2 MiB blocks from its cache, a direct one never has a hit.
+  for (int i = 0; i < 4; ++i) ta_free(ta_malloc(std::size_t{2} << 20));
   ta_stats_t s;
   ta_stats_get(&s);
   std::printf("probe: large_allocations=%llu cache_hits=%llu\n", static_cast<unsigned long long>(s.large_allocations),

@@ -123,13 +123,13 @@ unsigned long long attribute(const std::string& xml, const std::string& element,
 }  // namespace
 
 TEST_CASE("mallinfo2 reports tinyalloc's memory: 100 MiB live", "[glibc][mallinfo]") {
-  // ~100 MiB of small blocks (class 1024) and 100 large blocks of 1 MiB;
+  // ~100 MiB of small blocks (class 1024) and 100 large blocks of 2 MiB;
   // the vectors themselves (one a large block) before the first reading.
   std::vector<void*> small(100000), large(100);
   const struct mallinfo2 before = mallinfo2();
   check_identities(before);
   for (void*& p : small) REQUIRE((p = std::malloc(1000)) != nullptr);
-  for (void*& p : large) REQUIRE((p = std::malloc(MiB)) != nullptr);
+  for (void*& p : large) REQUIRE((p = std::malloc(2 * MiB)) != nullptr);
   const struct mallinfo2 during = mallinfo2();
   Stats s;
   stats_get(s);
@@ -140,8 +140,8 @@ TEST_CASE("mallinfo2 reports tinyalloc's memory: 100 MiB live", "[glibc][mallinf
   REQUIRE(during.uordblks == s.in_use_small);
   // Large blocks: hblks / hblkhd, each its mapping (header and page rounding).
   REQUIRE(during.hblks - before.hblks == 100);
-  REQUIRE(during.hblkhd - before.hblkhd >= 100 * MiB);
-  REQUIRE(during.hblkhd - before.hblkhd <= 100 * (MiB + 2 * page()));
+  REQUIRE(during.hblkhd - before.hblkhd >= 100 * 2 * MiB);
+  REQUIRE(during.hblkhd - before.hblkhd <= 100 * (2 * MiB + 2 * page()));
   REQUIRE(during.hblkhd == s.in_use_large);
   // glibc's sums: in use = uordblks + hblkhd, held = arena + hblkhd.
   REQUIRE(during.uordblks + during.hblkhd == s.in_use_small + s.in_use_large);
@@ -273,10 +273,13 @@ TEST_CASE("mallopt accepts glibc's parameters and ignores them", "[glibc][mallop
   REQUIRE(mallopt(0, 1) == 0);
   REQUIRE(mallopt(12345, 1) == 0);
   REQUIRE(mallopt(-100, 1) == 0);
-  // Ignored means ignored: large blocks still start above 32 KiB, whatever
+  // Ignored means ignored: large blocks still start above 1 MiB, whatever
   // M_MMAP_THRESHOLD says.
-  REQUIRE(mallopt(M_MMAP_THRESHOLD, 1 << 20) == 1);
-  void* p = std::malloc(64 * 1024);
+  REQUIRE(mallopt(M_MMAP_THRESHOLD, 64 * 1024) == 1);
+  void* p = std::malloc(512 * 1024);
+  REQUIRE(Segment::header_of(p)->kind == SegmentKind::Small);
+  std::free(p);
+  p = std::malloc(2 * MiB);
   REQUIRE(Segment::header_of(p)->kind == SegmentKind::Large);
   std::free(p);
   // M_PERTURB: glibc would fill every new block with ~0xAA; a fresh mapping

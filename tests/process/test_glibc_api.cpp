@@ -78,7 +78,7 @@ TEST_CASE("mallinfo2 reports tinyalloc's bytes in use", "[glibc][mallinfo]") {
     const struct mallinfo2 base = mallinfo2();
     std::vector<void*> blocks;
     std::size_t live = 0;
-    for (int i = 0; i < 100; ++i, live += MiB) blocks.push_back(std::malloc(MiB));
+    for (int i = 0; i < 50; ++i, live += 2 * MiB) blocks.push_back(std::malloc(2 * MiB));
     for (int i = 0; i < 10000; ++i, live += 100) blocks.push_back(std::malloc(100));
     for (void* p : blocks) std::memset(p, 1, 100);
     const struct mallinfo2 during = mallinfo2();

@@ -5,7 +5,7 @@
 using namespace tinyalloc;
 
 TEST_CASE("size classes: smallest class that fits, by table lookup") {
-  for (std::size_t n = 0; n <= size_class::kMaxSmall; ++n) {
+  for (std::size_t n = 0; n <= size_class::kMaxMedium; ++n) {
     const unsigned c = size_class::of(n);
     REQUIRE(c < size_class::kCount);
     REQUIRE(size_class::size_of(c) >= n);
@@ -14,7 +14,7 @@ TEST_CASE("size classes: smallest class that fits, by table lookup") {
 }
 
 TEST_CASE("size classes: at most 25% waste from 64 bytes, 16-byte multiples from 16") {
-  for (std::size_t n = 64; n <= size_class::kMaxSmall; ++n) {
+  for (std::size_t n = 64; n <= size_class::kMaxMedium; ++n) {
     const std::size_t block = size_class::size_of(size_class::of(n));
     REQUIRE(block * 4 <= n * 5);  // block <= 1.25 n
   }
@@ -23,5 +23,7 @@ TEST_CASE("size classes: at most 25% waste from 64 bytes, 16-byte multiples from
     if (s >= 16) REQUIRE(s % 16 == 0);
     if (c > 0) REQUIRE(s > size_class::size_of(c - 1));
   }
-  REQUIRE(size_class::size_of(size_class::kCount - 1) == size_class::kMaxSmall);
+  REQUIRE(size_class::size_of(size_class::kSmallCount - 1) == size_class::kMaxSmall);
+  REQUIRE(size_class::size_of(size_class::kCount - 1) == size_class::kMaxMedium);
+  for (std::size_t n = 0; n <= size_class::kMaxSmall; ++n) REQUIRE(size_class::of_small(n) == size_class::of(n));
 }

@@ -38,7 +38,7 @@ TEST_CASE("the size-class table", "[stats]") {
   const ta_stats_t s = snapshot();
   REQUIRE(s.class_count == TA_STATS_CLASSES);
   REQUIRE(s.classes[0].block_size == 8);
-  REQUIRE(s.classes[TA_STATS_CLASSES - 1].block_size == 32768);
+  REQUIRE(s.classes[TA_STATS_CLASSES - 1].block_size == 1048576);
   for (unsigned c = 1; c < s.class_count; ++c) REQUIRE(s.classes[c].block_size > s.classes[c - 1].block_size);
 }
 

@@ -16,11 +16,11 @@
 
 namespace tinyalloc::detail {
 
-/// Pushes `s` onto `pool` and counts it in `count`; false if the pool is full.
+/// Pushes `s` onto `pool` and counts its windows in `count`; false if the pool is full.
 template <class Pool>
-inline bool push_dirty(Pool& pool, std::atomic<std::size_t>& count, Segment* s) noexcept {
+inline bool push_dirty(Pool& pool, std::atomic<std::size_t>& count, Segment* s, std::size_t windows) noexcept {
   if (!pool.bounded_push(s)) return false;
-  count.fetch_add(1, std::memory_order_relaxed);
+  count.fetch_add(windows, std::memory_order_relaxed);
   return true;
 }
 

@@ -6,105 +6,156 @@
 
 namespace tinyalloc {
 
-void* Arena::carve() noexcept {
+void* Arena::carve(std::size_t windows) noexcept {
+  const std::size_t need = windows * kSegmentSize;
   for (;;) {
     char* cur = cursor_.load(std::memory_order_acquire);
     // end_ is published before cursor_ (release) and read after it (acquire).
-    if (cur != nullptr && cur + kSegmentSize <= end_.load(std::memory_order_relaxed)) {
-      if (cursor_.compare_exchange_weak(cur, cur + kSegmentSize, std::memory_order_acq_rel)) return cur;
+    if (cur != nullptr && cur + need <= end_.load(std::memory_order_relaxed)) {
+      if (cursor_.compare_exchange_weak(cur, cur + need, std::memory_order_acq_rel)) return cur;
       continue;
     }
-    if (!install_chunk(cur)) return nullptr;
+    if (!install_chunk(cur, need)) return nullptr;
   }
 }
 
-// The chunk whose cursor was `seen` is exhausted: reserve the next one (no
-// lock held across the mmap) and install it, unless another thread installed
-// one meanwhile, in which case ours goes back.  False if the OS refuses.
-bool Arena::install_chunk(char* seen) noexcept {
-  // Address space short (RLIMIT_AS, a full VM): smaller chunks, down to a
-  // single segment, so small blocks are served until memory really ends.
+// The current chunk (cursor `seen`) cannot fit `need` bytes: reserve the next
+// one (no lock held across the mmap) and install it, unless another thread
+// installed one meanwhile that fits, in which case ours goes back.  What is
+// left of the old chunk becomes one-window segments in the clean pool.  False
+// if the OS refuses.
+bool Arena::install_chunk(char* seen, std::size_t need) noexcept {
+  // Address space short (RLIMIT_AS, a full VM): smaller chunks, down to what
+  // the request needs, so blocks are served until memory really ends.
   std::size_t size = kChunkSize;
   char* chunk = nullptr;
-  for (; size >= kSegmentSize; size /= 4) {
+  for (; size >= need; size /= 4) {
     chunk = static_cast<char*>(region::reserve(size, kSegmentSize));
     if (chunk != nullptr) break;
+  }
+  if (chunk == nullptr && need > kSegmentSize) {
+    size = need;
+    chunk = static_cast<char*>(region::reserve(size, kSegmentSize));
   }
   if (chunk == nullptr) return false;
   if (!segment_map::mark(chunk, size, true)) {
     (void)region::release(chunk, size);  // failure: counted by region, nothing else to do
     return false;
   }
+  char* left = nullptr;
+  char* old_end = nullptr;
   bool installed = false;
   {
     region::LockGuard g(chunk_lock_);
-    if (cursor_.load(std::memory_order_acquire) == seen) {
-      cursor_.store(nullptr, std::memory_order_release);  // stop carvers while end_ changes
+    char* cur = cursor_.load(std::memory_order_acquire);
+    old_end = end_.load(std::memory_order_relaxed);
+    if (cur == seen || cur == nullptr || cur + need > old_end) {
+      // Stop carvers (their CAS on a non-null cursor fails) while end_ changes;
+      // what they had not carved of the old chunk is ours to recycle.
+      left = cursor_.exchange(nullptr, std::memory_order_acq_rel);
       end_.store(chunk + size, std::memory_order_relaxed);
       cursor_.store(chunk, std::memory_order_release);
       installed = true;
     }
   }
-  if (!installed) {  // another thread won: use its chunk
+  if (!installed) {  // another thread installed a chunk with room: use it
     segment_map::mark(chunk, size, false);
     (void)region::release(chunk, size);
+    return true;
   }
+  if (left != nullptr) recycle_windows(left, old_end);
   return true;
 }
 
+// Never-touched windows at the end of a chunk: one-window segments for
+// whoever needs one.
+void Arena::recycle_windows(char* from, char* to) noexcept {
+  for (char* w = from; w + kSegmentSize <= to; w += kSegmentSize) {
+    if (clean_.bounded_push(reinterpret_cast<Segment*>(w))) {
+      clean_count_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      (void)unmap(w, 1, false);
+    }
+  }
+}
+
+bool Arena::push_clean(void* at, unsigned size_class) noexcept {
+  if (windows_of(size_class) == 1) {
+    if (!clean_.bounded_push(static_cast<Segment*>(at))) return false;
+  } else if (!spans_[size_class].bounded_push(static_cast<Segment*>(at))) {
+    return false;
+  }
+  clean_count_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void* Arena::pop_clean(unsigned size_class) noexcept {
+  Segment* s = nullptr;
+  if (!(windows_of(size_class) == 1 ? clean_.pop(s) : spans_[size_class].pop(s))) return nullptr;
+  clean_count_.fetch_sub(1, std::memory_order_relaxed);
+  return s;
+}
+
 Arena::Grant Arena::acquire(unsigned size_class) noexcept {
+  const Grant g = take(size_class);
+  if (g.memory != nullptr) held_.fetch_add(windows_of(size_class), std::memory_order_relaxed);
+  return g;
+}
+
+Arena::Grant Arena::take(unsigned size_class) noexcept {
+  const std::size_t windows = windows_of(size_class);
   Segment* s = nullptr;
   if (dirty_[size_class].pop(s)) {
-    dirty_count_.fetch_sub(1, std::memory_order_relaxed);
+    dirty_count_.fetch_sub(windows, std::memory_order_relaxed);
     reused_.fetch_add(1, std::memory_order_relaxed);
     return {s, false};
   }
-  if (clean_.pop(s)) {
-    clean_count_.fetch_sub(1, std::memory_order_relaxed);
+  if (void* clean = pop_clean(size_class)) {
     reused_.fetch_add(1, std::memory_order_relaxed);
-    region::commit(s, kSegmentSize, options_.prefault);
-    return {s, true};
+    region::commit(clean, windows * kSegmentSize, options_.prefault);
+    return {clean, true};
   }
-  void* fresh = carve();
+  void* fresh = carve(windows);
   if (fresh == nullptr) {
-    // No address space left: an emptied segment of any other class will do.
-    for (auto& pool : dirty_) {
-      if (pool.pop(s)) {
-        dirty_count_.fetch_sub(1, std::memory_order_relaxed);
-        reused_.fetch_add(1, std::memory_order_relaxed);
-        return {s, false};
+    // No address space left: an emptied one-window segment of any other
+    // class will do for a one-window class.
+    if (windows == 1) {
+      for (unsigned c = 0; c < size_class::kCount; ++c) {
+        if (windows_of(c) == 1 && dirty_[c].pop(s)) {
+          dirty_count_.fetch_sub(1, std::memory_order_relaxed);
+          reused_.fetch_add(1, std::memory_order_relaxed);
+          return {s, false};
+        }
       }
     }
     return {nullptr, false};
   }
   carved_.fetch_add(1, std::memory_order_relaxed);
-  region::commit(fresh, kSegmentSize, options_.prefault);
+  region::commit(fresh, windows * kSegmentSize, options_.prefault);
   return {fresh, true};
 }
 
-// Give a decommitted segment's address space back.  munmap of part of a
-// chunk splits a mapping, which the kernel refuses at vm.max_map_count: then
-// the segment stays ours (false) and the caller keeps it pooled.
-bool Arena::unmap(Segment* s, bool committed) noexcept {
-  if (!region::release(s, kSegmentSize, committed)) return false;
-  segment_map::mark(s, kSegmentSize, false);
+// Give a segment's address space back.  munmap of part of a chunk splits a
+// mapping, which the kernel refuses at vm.max_map_count: then the segment
+// stays ours (false) and the caller keeps it pooled.
+bool Arena::unmap(void* at, std::size_t windows, bool committed) noexcept {
+  if (!region::release(at, windows * kSegmentSize, committed)) return false;
+  segment_map::mark(at, windows * kSegmentSize, false);
   unmapped_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
-// Decommit a dirty segment into the clean pool.  False if madvise failed: the
+// Decommit a dirty segment into its clean pool.  False if madvise failed: the
 // caller keeps it dirty and the next purge tries again.
 bool Arena::to_clean(Segment* s) noexcept {
-  if (!region::decommit(s, kSegmentSize)) return false;
+  const unsigned c = s->size_class;
+  const std::size_t windows = s->windows;
+  if (!region::decommit(s, windows * kSegmentSize)) return false;
   purged_.fetch_add(1, std::memory_order_relaxed);
-  if (clean_.bounded_push(s)) {
-    clean_count_.fetch_add(1, std::memory_order_relaxed);
-  } else {
-    // A gigabyte of purged segments is already waiting.  If even the unmap
-    // fails, only address space is lost (no resident memory), and region
-    // counted the failure for TINYALLOC_VERBOSE to report.
-    (void)unmap(s);
-  }
+  // Its pool full: a gigabyte of purged segments is already waiting.  If
+  // even the unmap fails, only address space is lost (no resident memory),
+  // and region counted the failure for TINYALLOC_VERBOSE to report.
+  if (!push_clean(s, c)) (void)unmap(s, windows, false);
   return true;
 }
 
@@ -116,40 +167,43 @@ void Arena::arm_purge(std::uint64_t due) noexcept {
 
 std::size_t Arena::trim() noexcept {
   purge(0, /*force=*/true);
-  // Unmap what the clean pool holds; what the kernel refuses to unmap goes
-  // back (at most a pool's worth is examined, so a refusal cannot loop).
-  Segment* keep[64];
-  std::size_t kept = 0, n = 0;
-  Segment* s = nullptr;
-  while (kept < 64 && clean_.pop(s)) {
-    clean_count_.fetch_sub(1, std::memory_order_relaxed);
-    if (unmap(s)) {
-      ++n;
-    } else {
-      keep[kept++] = s;
+  // Unmap what the clean pools hold; what the kernel refuses to unmap goes
+  // back (at most a pool's worth per class is examined, so a refusal cannot
+  // loop).
+  std::size_t n = 0;
+  for (unsigned c = 0; c < size_class::kCount; ++c) {
+    if (windows_of(c) == 1 && c != 0) continue;  // class 0 stands for every one-window class
+    const std::size_t windows = windows_of(c);
+    void* keep[64];
+    std::size_t kept = 0;
+    while (kept < 64) {
+      void* at = pop_clean(c);
+      if (at == nullptr) break;
+      if (unmap(at, windows, false)) {
+        ++n;
+      } else {
+        keep[kept++] = at;
+      }
     }
-  }
-  for (std::size_t i = 0; i < kept; ++i) {
-    if (clean_.bounded_push(keep[i])) clean_count_.fetch_add(1, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < kept; ++i) (void)push_clean(keep[i], c);
   }
   return n;
 }
 
 void Arena::release(Segment* s, std::uint64_t now_ms) noexcept {
   const unsigned c = s->size_class;
+  const std::size_t windows = s->windows;
+  held_.fetch_sub(windows, std::memory_order_relaxed);
   s->retire();
   s->released_at_ms = now_ms;
-  if (dirty_count_.load(std::memory_order_relaxed) < options_.max_dirty && options_.purge_delay_ms != 0 &&
-      detail::push_dirty(dirty_[c], dirty_count_, s)) {
+  if (dirty_count_.load(std::memory_order_relaxed) + windows <= options_.max_dirty && options_.purge_delay_ms != 0 &&
+      detail::push_dirty(dirty_[c], dirty_count_, s, windows)) {
     arm_purge(now_ms + options_.purge_delay_ms);
     return;
   }
   if (to_clean(s)) return;
   // madvise failed: keep it dirty (resident), for the next purge to retry.
-  if (dirty_[c].bounded_push(s)) {
-    dirty_count_.fetch_add(1, std::memory_order_relaxed);
-    arm_purge(now_ms);
-  }
+  if (detail::push_dirty(dirty_[c], dirty_count_, s, windows)) arm_purge(now_ms);
 }
 
 void Arena::purge(std::uint64_t now_ms, bool force) noexcept {
@@ -163,8 +217,9 @@ void Arena::purge(std::uint64_t now_ms, bool force) noexcept {
     std::size_t kept = 0;
     Segment* s = nullptr;
     while (kept < kDirtyCapacity && pool.pop(s)) {
+      const std::size_t windows = s->windows;
       if ((force || now_ms >= s->released_at_ms + options_.purge_delay_ms) && to_clean(s)) {
-        dirty_count_.fetch_sub(1, std::memory_order_relaxed);
+        dirty_count_.fetch_sub(windows, std::memory_order_relaxed);
       } else {
         keep[kept++] = s;
         if (s->released_at_ms < earliest_left) earliest_left = s->released_at_ms;
@@ -172,8 +227,10 @@ void Arena::purge(std::uint64_t now_ms, bool force) noexcept {
     }
     for (std::size_t i = 0; i < kept; ++i) {
       if (!pool.bounded_push(keep[i])) {  // refilled meanwhile: purge the surplus
-        dirty_count_.fetch_sub(1, std::memory_order_relaxed);
-        if (!to_clean(keep[i])) (void)unmap(keep[i], /*committed=*/true);  // no room to keep it: unmapping frees it too
+        const std::size_t windows = keep[i]->windows;
+        dirty_count_.fetch_sub(windows, std::memory_order_relaxed);
+        // No room to keep it: unmapping frees it too.
+        if (!to_clean(keep[i])) (void)unmap(keep[i], windows, /*committed=*/true);
       }
     }
   }
@@ -192,9 +249,10 @@ void Arena::unlock() noexcept {
 }
 
 ArenaCounters Arena::counters() const noexcept {
-  return ArenaCounters{carved_.load(std::memory_order_relaxed),      reused_.load(std::memory_order_relaxed),
-                       purged_.load(std::memory_order_relaxed),      unmapped_.load(std::memory_order_relaxed),
-                       dirty_count_.load(std::memory_order_relaxed), clean_count_.load(std::memory_order_relaxed)};
+  return ArenaCounters{carved_.load(std::memory_order_relaxed), reused_.load(std::memory_order_relaxed),
+                       purged_.load(std::memory_order_relaxed), unmapped_.load(std::memory_order_relaxed),
+                       dirty_count_.load(std::memory_order_relaxed), clean_count_.load(std::memory_order_relaxed),
+                       held_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace tinyalloc

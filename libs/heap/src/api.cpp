@@ -31,13 +31,13 @@ void* heap_calloc(std::size_t count, std::size_t size) noexcept {
     errno = ENOMEM;
     return nullptr;
   }
-  if (n <= size_class::kMaxSmall) {
-    // Fresh blocks of a segment that came zeroed from the OS need only their
-    // free-list word cleared.
-    FreeBlocks* f = detail::tl_heap->classes[size_class::of(n)].current;
-    const bool fresh = f->free != nullptr && Segment::of(f)->free_is_zero;
+  if (n <= size_class::kMaxMedium) {
     void* p = detail::malloc_block(n);
     if (p == nullptr) return nullptr;
+    // Blocks carved from a segment that came zeroed from the OS need only
+    // their free-list word cleared: the flag describes the list p came from
+    // (segment.hpp), which only this thread changes.
+    const bool fresh = Segment::of(p)->free_is_zero;
     detail::announce(p, true);  // first: under valgrind the block is the program's only from here
     std::memset(p, 0, fresh ? sizeof(Block) : n);
     return p;
@@ -68,7 +68,7 @@ void* heap_realloc(void* p, std::size_t size) noexcept {
   // Under valgrind every realloc moves, so memcheck always knows the exact
   // size of a block (as valgrind's own realloc does).
   if (live.is_large()) {
-    if (size > size_class::kMaxSmall && !track::kEnabled) {
+    if (size > size_class::kMaxMedium && !track::kEnabled) {
       if (void* q = detail::globals().large->resize(p, size)) return q;
     }
   } else {

@@ -96,9 +96,12 @@ namespace {
 Segment* fresh_segment(Globals& g, Heap* h, unsigned c) noexcept {
   Arena::Grant grant = g.arena.acquire(c);
   if (grant.memory == nullptr) {
-    // Out of address space: what the large cache holds is free memory too.
+    // Out of address space: what the large cache holds is free memory too,
+    // and so are the arena's pooled segments of other classes (a medium
+    // class needs several contiguous windows, which they may not be).
     g.large->flush();
     grant = g.arena.acquire(c);
+    if (grant.memory == nullptr && g.arena.trim() != 0) grant = g.arena.acquire(c);
     if (grant.memory == nullptr) return nullptr;
   }
   Segment* s = Segment::create(grant.memory, static_cast<std::uint8_t>(c), size_class::size_of(c), grant.zero);
@@ -159,9 +162,9 @@ void* large_allocate(Globals& g, std::size_t size, std::size_t alignment) noexce
 void* malloc_slow(std::size_t size) noexcept {
   Globals& g = globals();
   void* p;
-  if (size > size_class::kMaxSmall) {
+  if (size > size_class::kMaxMedium) {
     p = large_allocate(g, size, 16);
-  } else {
+  } else {  // small (its fast path missed) or medium: the heap's segments
     ClassTable* t = tl_heap;
     Heap* h = t == &g_empty_heap ? heap_create(g) : static_cast<Heap*>(t);
     if (h == nullptr) {
@@ -175,6 +178,7 @@ void* malloc_slow(std::size_t size) noexcept {
 }
 
 void segment_emptied(Segment* s) noexcept {
+  if (s->blocks.used == ~std::uint32_t{0}) report_misuse("free(): double free of", s->local_free);
   Heap* h = static_cast<Heap*>(tl_heap);
   ClassQueue& q = h->queues[s->size_class];
   if (q.current() == s) {

@@ -14,18 +14,6 @@ namespace tinyalloc {
 
 static_assert(TA_STATS_CLASSES == size_class::kCount, "tinyalloc.h's class count must match the size-class table");
 
-namespace {
-
-/// Segments out of the arena's hands: held by a heap or abandoned.  The
-/// counters are read one by one while other threads move segments, so the
-/// difference can be off by a segment in flight (never negative).
-std::size_t segments_held(const ArenaCounters& a) noexcept {
-  const std::size_t pooled = a.dirty + a.clean + a.segments_unmapped;
-  return a.segments_carved > pooled ? a.segments_carved - pooled : 0;
-}
-
-}  // namespace
-
 void stats_get(Stats& out) noexcept {
   detail::Globals& g = detail::globals();
   out = Stats{};
@@ -41,7 +29,7 @@ void stats_get(Stats& out) noexcept {
   out.cache = g.large->cache_counters();
   out.arena = g.arena.counters();
   out.memory = region::counters();
-  out.in_use_small = segments_held(out.arena) * kSegmentSize;
+  out.in_use_small = out.arena.windows_held * kSegmentSize;
   out.in_use_large = out.large.live_bytes;
   out.heaps_created = g.heaps.created();
   out.segments_abandoned = g.abandoned.abandoned();
@@ -122,7 +110,7 @@ void print_table(Writer write, void* arg) noexcept {
   }
   p.line("  %-16s reserved %s, committed %s (peak %s), peak RSS %s\n", "memory", human(s.memory.reserved, a),
          human(s.memory.committed, b), human(s.memory.peak_committed, c), human(s.peak_rss_kib << 10, d));
-  p.line("  %-16s %s: small segments %s (%zu), large blocks %s (%llu)\n", "in use",
+  p.line("  %-16s %s: segments %s (%zu windows), large blocks %s (%llu)\n", "in use",
          human(s.in_use_small + s.in_use_large, a), human(s.in_use_small, b), s.in_use_small / kSegmentSize,
          human(s.in_use_large, c), u(s.large.allocations - s.large.frees));
   p.line("  large (%-6s)   allocations %llu, frees %llu, resized in place %llu, moved %llu\n", g.large->name(),

@@ -10,14 +10,15 @@ constexpr std::size_t kExtendBytes = 4096;
 }  // namespace
 
 Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t block_size, bool zero) noexcept {
-  track::reclaimed(static_cast<char*>(memory) + kFirstBlock, kSegmentSize - kFirstBlock);
+  track::reclaimed(static_cast<char*>(memory) + kFirstBlock, span_windows(block_size) * kSegmentSize - kFirstBlock);
   Segment* s = ::new (memory) Segment;
   s->become(SegmentKind::Small);
   s->blocks = FreeBlocks{};
   s->blocks.codec = LinkCodec{link_key(s)};
   s->local_free = nullptr;
   s->block_size = block_size;
-  s->capacity = static_cast<std::uint32_t>((kSegmentSize - kFirstBlock) / block_size);
+  s->windows = static_cast<std::uint8_t>(span_windows(block_size));
+  s->capacity = static_cast<std::uint32_t>((s->windows * kSegmentSize - kFirstBlock) / block_size);
   s->start_magic = ~std::uint64_t{0} / block_size + 1;
   s->extended = 0;
   s->size_class = size_class;

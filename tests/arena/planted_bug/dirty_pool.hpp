@@ -12,10 +12,10 @@
 namespace tinyalloc::detail {
 
 template <class Pool>
-inline bool push_dirty(Pool& pool, std::atomic<std::size_t>& count, Segment* s) noexcept {
+inline bool push_dirty(Pool& pool, std::atomic<std::size_t>& count, Segment* s, std::size_t windows) noexcept {
   if (!pool.bounded_push(s)) return false;
-  count.fetch_add(1, std::memory_order_relaxed);
-  if (pool.bounded_push(s)) count.fetch_add(1, std::memory_order_relaxed);  // the bug
+  count.fetch_add(windows, std::memory_order_relaxed);
+  if (pool.bounded_push(s)) count.fetch_add(windows, std::memory_order_relaxed);  // the bug
   return true;
 }
 

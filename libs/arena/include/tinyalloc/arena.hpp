@@ -5,7 +5,9 @@
 // Boost.Lockfree.
 //
 // The arena reserves address space in large chunks (kChunkSize) and carves
-// segments from them with an atomic bump pointer.  Nothing is touched or
+// segments from them with an atomic bump pointer: one 256 KiB window for a
+// small class, several contiguous windows for a medium class whose single
+// block needs them (span_windows).  Nothing is touched or
 // mprotect'ed when a segment is handed out: its pages fault in when the heap
 // first writes them (lazy commit).  An optional prefault mode commits eagerly,
 // for measuring the difference.
@@ -14,8 +16,9 @@
 // pools themselves never allocate):
 //   dirty[c] — segments of size class c that were just emptied, still resident.
 //              Handed to the next heap that wants class c (warm, LIFO).
-//   clean    — purged segments (decommitted: resident memory returned, they
-//              read as zero again).  Serve any class.
+//   clean    — purged one-window segments (decommitted: resident memory
+//              returned, they read as zero again).  Serve any one-window class.
+//   spans[c] — purged segments of a class that spans several windows.
 // An emptied segment waits in dirty[c] for the purge delay, then is
 // decommitted into clean.  Above kMaxDirty segments the arena decommits at
 // once, so resident memory falls after a burst even without time passing.
@@ -42,7 +45,7 @@ namespace tinyalloc {
 
 struct ArenaOptions {
   std::uint64_t purge_delay_ms = 100;  ///< how long an empty segment stays resident
-  std::size_t max_dirty = 64;          ///< empty resident segments kept at most (x 256 KiB)
+  std::size_t max_dirty = 128;         ///< empty resident windows (x 256 KiB) kept at most, all classes
   bool prefault = false;               ///< commit eagerly (ablation)
 };
 
@@ -53,6 +56,7 @@ struct ArenaCounters {
   std::size_t segments_unmapped;  ///< pools full: address space returned
   std::size_t dirty;              ///< in dirty pools now
   std::size_t clean;              ///< in the clean pool now
+  std::size_t windows_held;      ///< windows (x 256 KiB) handed out and not released: segments in use
 };
 
 class Arena {
@@ -102,15 +106,23 @@ class Arena {
   template <std::size_t N>
   using Pool = boost::lockfree::stack<Segment*, boost::lockfree::capacity<N>>;
 
-  void* carve() noexcept;
-  bool install_chunk(char* seen) noexcept;
+  static std::size_t windows_of(unsigned size_class) noexcept {
+    return span_windows(size_class::size_of(size_class));
+  }
+  Grant take(unsigned size_class) noexcept;
+  void* carve(std::size_t windows) noexcept;
+  bool install_chunk(char* seen, std::size_t need) noexcept;
+  void recycle_windows(char* from, char* to) noexcept;
   bool to_clean(Segment* s) noexcept;
-  bool unmap(Segment* s, bool committed = false) noexcept;
+  bool unmap(void* at, std::size_t windows, bool committed) noexcept;
+  bool push_clean(void* at, unsigned size_class) noexcept;
+  void* pop_clean(unsigned size_class) noexcept;
   void arm_purge(std::uint64_t due) noexcept;
 
   ArenaOptions options_;
   Pool<kDirtyCapacity> dirty_[size_class::kCount];
   Pool<kCleanCapacity> clean_;
+  Pool<kDirtyCapacity> spans_[size_class::kCount];  // used for multi-window classes only
   std::atomic<std::size_t> dirty_count_{0};
   std::atomic<std::uint64_t> next_purge_ms_{~std::uint64_t{0}};
   region::Lock purge_lock_;  ///< one purger at a time; others skip (try_lock)
@@ -122,7 +134,7 @@ class Arena {
   std::atomic<char*> end_{nullptr};
   region::Lock chunk_lock_;
 
-  std::atomic<std::size_t> carved_{0}, reused_{0}, purged_{0}, unmapped_{0}, clean_count_{0};
+  std::atomic<std::size_t> carved_{0}, reused_{0}, purged_{0}, unmapped_{0}, clean_count_{0}, held_{0};
 };
 
 }  // namespace tinyalloc

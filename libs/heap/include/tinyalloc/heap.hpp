@@ -98,7 +98,7 @@ void free_suspect(Segment* s, Block* b) noexcept;
 inline void* malloc_block(std::size_t size) noexcept {
   if (__builtin_expect(size <= size_class::kMaxSmall, 1)) {
     ClassTable* h = detail::tl_heap;
-    const unsigned c = size_class::of(size);
+    const unsigned c = size_class::of_small(size);
     ClassSlot& k = h->classes[c];
     FreeBlocks* f = k.current;
     if (__builtin_expect(f->free != nullptr, 1)) {
@@ -125,7 +125,9 @@ inline void free_block(void* p) noexcept {
       if (__builtin_expect(b == s->local_free, 0)) return free_suspect(s, b);  // freed twice in a row
     }
     s->push_local(b);
-    if (__builtin_expect(--s->blocks.used == 0, 0)) segment_emptied(s);
+    // One compare for two events: the segment just emptied (1 -> 0), or it
+    // was already empty, so b was free: a double free (0 -> wraps).
+    if (__builtin_expect(s->blocks.used-- <= 1, 0)) segment_emptied(s);
     return;
   }
   free_slow(header, p);

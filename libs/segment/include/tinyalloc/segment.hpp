@@ -104,10 +104,11 @@ class Segment : public SegmentBase {
   FreeBlocks blocks;
   Block* local_free;
   std::uint32_t block_size;
-  std::uint32_t capacity;     ///< blocks that fit after the header
+  std::uint32_t capacity;     ///< blocks that fit after the header (1 if it spans several windows)
   std::uint64_t start_magic;  ///< ceil(2^64 / block_size): divisibility test in is_block_start_fast()
   std::uint32_t extended;     ///< blocks carved from the bump area so far
   std::uint8_t size_class;
+  std::uint8_t windows;  ///< span_windows(block_size): 256 KiB windows it spans
   bool free_is_zero;  ///< blocks on blocks.free are fresh zero memory (but for their first word)
   bool bump_is_zero;  ///< the never-carved tail reads as zero
   /// Link in the owner heap's per-class queue, or in an overflow list.
@@ -128,7 +129,8 @@ class Segment : public SegmentBase {
   static Segment* of(const FreeBlocks* f) noexcept { return of(static_cast<const void*>(f)); }
 
   /// Make a fresh, ownerless segment for `size_class` (block_size bytes) at
-  /// `memory`.  `zero`: the memory past the header is known to read as zero.
+  /// `memory` (span_windows(block_size) windows).  `zero`: the memory past
+  /// the header is known to read as zero.
   static Segment* create(void* memory, std::uint8_t size_class, std::uint32_t block_size, bool zero) noexcept;
 
   char* first_block() noexcept { return reinterpret_cast<char*>(this) + kFirstBlock; }
