@@ -49,21 +49,23 @@ def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="bench_run.py", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run tinyalloc's workloads under several allocators, interleaved; report medians, "
-                    "min-max spreads, peak RSS and ratios; write JSON, CSV and an SVG chart.",
+                    "min-max spreads, peak RSS, minor faults, system calls and ratios; write JSON, CSV and an "
+                    "SVG chart.",
         epilog="allocators: glibc, tinyalloc (cached large blocks), tinyalloc-direct, tinyalloc-eager "
                "(opt-in), and mimalloc, jemalloc, tcmalloc when installed; by default all but the opt-in "
                "ones.\nexample: scripts/bench_run.py --workloads ini --allocators glibc,tinyalloc --reps 5")
     p.add_argument("extra", nargs="*", metavar="name=/path/lib.so", help="another allocator to preload")
     p.add_argument("--build", default="build", help="CMake build directory (default: build)")
-    p.add_argument("--workloads", default="all", help="comma-separated names or groups: ini, micro, all (default)")
+    p.add_argument("--workloads", default="all", help="comma-separated names or groups: ini, shape, micro, all (default)")
     p.add_argument("--allocators", default="", help="comma-separated allocator names (default: all found)")
     p.add_argument("--reps", type=int, help="interleaved repetitions (default 5; 1 with --smoke)")
     p.add_argument("--reference", default="", help="allocator ratios are relative to (default glibc)")
     p.add_argument("--results", default=os.path.join(REPO, "out", "bench"),
                    help="where runs are written and saved (default: out/bench)")
     p.add_argument("--save", metavar="NAME", help="keep this run and its tinyalloc library as NAME")
-    p.add_argument("--compare", metavar="NAME",
-                   help="run the library saved as NAME beside the current tinyalloc and print before/after")
+    p.add_argument("--compare", metavar="NAME|DIR",
+                   help="run the library saved as NAME (or in directory DIR, a saved run copied elsewhere) beside "
+                        "the current tinyalloc and print before/after")
     p.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition: proves everything runs")
     p.add_argument("--syscalls", choices=("fixed", "all", "none"), default="fixed",
                    help="count system calls with one more, untimed run under strace -f -c: of the workloads "
