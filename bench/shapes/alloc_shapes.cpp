@@ -78,7 +78,9 @@ inline void escape(void* p) { asm volatile("" : : "r"(p) : "memory"); }
 // block is longer than its head: a mix of the head.  Every block is at least
 // 8 bytes.
 
-inline unsigned char tail_of(std::uint64_t head) { return static_cast<unsigned char>((head * 0x9e3779b97f4a7c15ULL) >> 56) | 1; }
+inline unsigned char tail_of(std::uint64_t head) {
+    return static_cast<unsigned char>((head * 0x9e3779b97f4a7c15ULL) >> 56) | 1;
+}
 
 void* tagged_malloc(std::size_t n, std::uint64_t serial) {
     auto* p = static_cast<unsigned char*>(std::malloc(n));

@@ -129,13 +129,14 @@ int main(int argc, char** argv) {
     const int trimmed = malloc_trim(0);
     const long maps_after = count_lines("/proc/self/maps");
 
-    std::printf("{\"blocks\": %ld, \"block_size\": %ld, \"allocated\": %ld, \"malloc_errno\": %d, "
-                "\"max_map_count\": %ld, \"maps_before\": %ld, \"maps_live\": %ld, \"rss_live_kib\": %ld, "
-                "\"thread_create_ok\": %s, \"thread_create_errno\": %d, \"thread_create_error\": \"%s\", "
-                "\"malloc_trim\": %d, \"maps_after_free_and_trim\": %ld, \"rss_after_kib\": %ld, "
-                "\"corrupted\": %ld}\n",
-                blocks, size, allocated, malloc_errno, read_number("/proc/sys/vm/max_map_count", nullptr),
-                maps_before, maps_live, rss_live, create_rc == 0 ? "true" : "false", create_rc,
-                create_rc == 0 ? "" : strerrorname_np(create_rc), trimmed, maps_after, rss_kib(), corrupted);
+    std::printf(
+        "{\"blocks\": %ld, \"block_size\": %ld, \"allocated\": %ld, \"malloc_errno\": %d, "
+        "\"max_map_count\": %ld, \"maps_before\": %ld, \"maps_live\": %ld, \"rss_live_kib\": %ld, "
+        "\"thread_create_ok\": %s, \"thread_create_errno\": %d, \"thread_create_error\": \"%s\", "
+        "\"malloc_trim\": %d, \"maps_after_free_and_trim\": %ld, \"rss_after_kib\": %ld, "
+        "\"corrupted\": %ld}\n",
+        blocks, size, allocated, malloc_errno, read_number("/proc/sys/vm/max_map_count", nullptr), maps_before,
+        maps_live, rss_live, create_rc == 0 ? "true" : "false", create_rc,
+        create_rc == 0 ? "" : strerrorname_np(create_rc), trimmed, maps_after, rss_kib(), corrupted);
     return corrupted == 0 ? 0 : 1;
 }
