@@ -3,6 +3,8 @@
 
 A record is one metric of one process: workload, metric, allocator, rep, ns
 (per item), peak_rss_kib and minflt (of the whole process), checksum.
+System calls come separately, one count per (workload, allocator) from an
+untimed run under strace (bench_syscalls.py).
 
 "Noise": a difference between two medians no larger than the larger of the
 two min-max ranges is within the run-to-run spread and is flagged, not
@@ -14,6 +16,8 @@ import json
 import math
 import statistics
 from collections import defaultdict
+
+from bench_syscalls import MEMORY_CALLS
 
 
 def spread(values):
@@ -28,10 +32,11 @@ def is_noise(a, b):
 class Summary:
     """Statistics per (workload, metric, allocator) and per (workload, allocator)."""
 
-    def __init__(self, records, workloads, allocators, reference):
+    def __init__(self, records, workloads, allocators, reference, syscalls=None):
         self.workloads = workloads  # in run order
         self.allocators = allocators  # names, in display order
         self.reference = reference
+        self.syscalls = syscalls or {}  # (workload, allocator) -> {"total", "mmap", ..., "calls"}
         times, rss, faults = defaultdict(list), defaultdict(dict), defaultdict(dict)
         self.metrics = defaultdict(list)  # workload -> metric names in first-seen order
         for r in records:
@@ -84,12 +89,19 @@ class Summary:
                         "peak_rss_kib": mem["median"], "peak_rss_kib_min": mem["min"],
                         "peak_rss_kib_max": mem["max"], "rss_ratio": round(self.rss_ratio(w, a), 4),
                         "minflt": self.minflt[(w, a)],
+                        **self.syscall_columns(w, a),
                     }
+
+    def syscall_columns(self, w, a):
+        counts = self.syscalls.get((w, a), {})
+        return {"syscalls": counts.get("total"), **{n: counts.get(n) for n in MEMORY_CALLS}}
 
     def recap(self):
         return [{"workload": w, "allocators": {a: {"time_ratio": round(self.workload_ratio(w, a), 4),
                                                    "peak_rss_kib": self.rss[(w, a)]["median"],
-                                                   "rss_ratio": round(self.rss_ratio(w, a), 4)}
+                                                   "rss_ratio": round(self.rss_ratio(w, a), 4),
+                                                   "minflt": self.minflt[(w, a)],
+                                                   **self.syscall_columns(w, a)}
                                                for a in self.allocators if (w, a) in self.rss}}
                 for w in self.workloads]
 
@@ -101,6 +113,15 @@ def fmt_ns(ns):
         if ns >= scale:
             return f"{ns / scale:.3g} {unit}"
     return f"{ns:.3g} ns"
+
+
+def fmt_count(n):
+    if n is None:
+        return "–"
+    for unit, scale in (("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return f"{n:g}"
 
 
 def fmt_mib(kib):
@@ -141,12 +162,32 @@ def detail_table(s, workload):
         rows.append(row)
     rows.append(["peak RSS MiB"] + [fmt_mib(s.rss[(workload, a)]["median"]) if (workload, a) in s.rss else "–"
                                     for a in s.allocators])
+    rows.append(["minor faults"] + [fmt_count(s.minflt.get((workload, a))) for a in s.allocators])
+    if any((workload, a) in s.syscalls for a in s.allocators):
+        counts = [s.syscalls.get((workload, a), {}) for a in s.allocators]
+        rows.append(["system calls"] + [fmt_count(c.get("total")) for c in counts])
+        for group in (("mmap", "munmap", "madvise", "mremap"), ("brk", "mprotect")):
+            rows.append([" · ".join(group)] + [" · ".join(fmt_count(c.get(n)) for n in group) if c else "–"
+                                               for c in counts])
     return markdown_table(["metric"] + s.allocators, rows)
+
+
+def kernel_table(s):
+    """Every workload x every allocator: system calls (strace'd run) · minor
+    page faults (median of the timed runs)."""
+    rows = [[w] + [f"{fmt_count(s.syscalls.get((w, a), {}).get('total'))} · {fmt_count(s.minflt[(w, a)])}"
+                   if (w, a) in s.minflt else "–" for a in s.allocators] for w in s.workloads]
+    return markdown_table(["workload"] + s.allocators, rows)
 
 
 def text_report(s, describe):
     out = [f"## Recap: time relative to {s.reference} (geometric mean over each workload's metrics) · "
-           f"median peak RSS in MiB", "", recap_table(s), ""]
+           f"median peak RSS in MiB", "", recap_table(s), "",
+           "## Kernel work: system calls (one more run under strace -f -c, untimed) · minor page faults "
+           "(median of the timed runs)", "", kernel_table(s), "",
+           "'–' = not traced (by default only the workloads with a fixed amount of work: ini_*, shapes).  "
+           "A Google Benchmark process runs as many iterations as fit its minimum time, so its counts "
+           "compare only loosely.", ""]
     for w in s.workloads:
         out += [f"### {w}: {describe(w)}", "", detail_table(s, w), ""]
     out.append(f"Times are medians per item of {max(t['runs'] for t in s.time.values())} interleaved runs; "
@@ -164,4 +205,6 @@ def write_csv(s, path):
 
 def write_json(s, path, meta, records):
     with open(path, "w") as f:
-        json.dump({"meta": meta, "recap": s.recap(), "summary": list(s.rows()), "records": records}, f, indent=1)
+        syscalls = [{"workload": w, "allocator": a, **counts} for (w, a), counts in s.syscalls.items()]
+        json.dump({"meta": meta, "recap": s.recap(), "summary": list(s.rows()), "records": records,
+                   "syscalls": syscalls}, f, indent=1)

@@ -6,7 +6,8 @@ that saved library as one more allocator ("saved-NAME") and runs it
 interleaved with the current build's tinyalloc, so "before" and "after" are
 measured side by side under the same machine load rather than hours apart.
 The numbers recorded when NAME was saved are shown beside them, and are the
-only "before" when the saved library is gone.
+only "before" when the saved library is gone.  `--compare` also takes the
+path of a saved run's directory copied elsewhere (any NAME with a '/').
 """
 
 import json
@@ -32,11 +33,16 @@ def save(results, name, run_dir, tinyalloc_lib):
 
 
 def load(results, name):
-    """(allocator for the saved library or None, the saved run's summary rows)."""
-    target = _dir(results, name)
+    """(allocator for the saved library or None, the saved run's summary rows).
+    `name` is a saved run's name, or the path of its directory."""
+    if "/" in name:
+        target = os.path.abspath(name)
+        name = os.path.basename(target.rstrip("/"))
+    else:
+        target = _dir(results, name)
     path = os.path.join(target, "results.json")
     if not os.path.exists(path):
-        raise ValueError(f"no saved run '{name}' in {os.path.join(results, 'saved')} (make one with --save {name})")
+        raise ValueError(f"no saved run '{name}' in {os.path.dirname(target)} (make one with --save {name})")
     with open(path) as f:
         rows = json.load(f)["summary"]
     lib = os.path.join(target, "libtinyalloc.so")

@@ -1,13 +1,20 @@
 """The workloads the comparison runner knows, and how to read their results.
 
-A workload is one process: either apps/ini_bench in one mode on one corpus
-(one metric: microseconds per operation), or one family of the Google
-Benchmark micro-benchmarks in bench/ (one metric per benchmark case).  Every
-metric is reported in nanoseconds per item (an item is what the benchmark's
-comment defines: a malloc/free pair, a parsed document, a thread...).
+A workload is one process: apps/ini_bench in one mode on one corpus (one
+metric: microseconds per operation), one shape of bench/shapes/alloc_shapes
+(one metric: nanoseconds per item; a fixed amount of work), or one family of
+the Google Benchmark micro-benchmarks in bench/ (one metric per benchmark
+case).  Every metric is reported in nanoseconds per item (an item is what the
+benchmark's comment defines: a malloc/free pair, a parsed document, a
+thread...).
 
 Two sizes per workload: `full` for measurements, `smoke` for CI, which only
 proves each one runs.
+
+`fixed_work`: the process does the same work under every allocator (ini and
+shape workloads), so its system-call and page-fault counts compare across
+allocators; a Google Benchmark process runs as many iterations as fit in its
+minimum time, so its counts do not.
 """
 
 import json
@@ -18,7 +25,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Workload:
     name: str
-    group: str  # "ini" or "micro"
+    group: str  # "ini", "shape" or "micro"
     what: str  # one line for --list and the report
     # ini_bench: mode and corpus; micro: the Google Benchmark filter.
     mode: str = ""
@@ -28,9 +35,17 @@ class Workload:
     full: tuple = (0, 0)
     smoke: tuple = (1, 1)
 
+    @property
+    def fixed_work(self):
+        return self.group in ("ini", "shape")
+
 
 def _ini(mode, corpus, what, full):
     return Workload(f"ini_{mode}_{corpus}", "ini", what, mode=mode, corpus=corpus, full=full)
+
+
+def _shape(name, what):
+    return Workload(name, "shape", what)
 
 
 def _micro(name, bench_filter, what):
@@ -45,6 +60,11 @@ WORKLOADS = [
     _ini("mixed", "large", "4 live large documents: replace one, then ~7,000 edits", (2, 3)),
     _ini("threads", "small", "2 threads parse small documents, the main thread frees them", (3000, 3)),
     _ini("threads", "large", "2 threads parse large documents, the main thread frees them", (4, 3)),
+    _shape("large_churn", "20 live 5-25 MiB blocks, malloc+memset whole; 400 random replacements (item)"),
+    _shape("medium_two_threads", "2 threads x 512 live 32 KiB-1 MiB blocks, 1/4 freed by the other thread, "
+                                 "4 small per step (item = a step of either thread)"),
+    _shape("thread_rounds", "5 rounds (item) of 32 threads x 4,000 mallocs of 8 B-1 KiB, 1% x100, "
+                            "1/4 freed by another thread"),
     _micro("size_classes", "^BM_MallocFree/", "malloc/free pairs, one size at a time, 8 B - 32 KiB"),
     _micro("batch_order", "^BM_Batch/", "allocate 10,000 blocks, free them LIFO / FIFO / random"),
     _micro("realloc_growth", "^BM_ReallocGrow/", "realloc a buffer from 16 B to 64 MiB (x2 or +12% per step)"),
@@ -58,7 +78,7 @@ WORKLOADS = [
     _micro("control", "^BM_Control", "no allocation at all: must stay at 1.00x"),
 ]
 
-GROUPS = {"ini", "micro", "all"}
+GROUPS = {"ini", "shape", "micro", "all"}
 
 
 def select(spec):
@@ -86,12 +106,15 @@ def command(w, paths, smoke, tmp_json):
         iterations, repeat = w.smoke if smoke else w.full
         return [paths.ini_bench, "--mode", w.mode, "--corpus", w.corpus, "--iterations", str(iterations),
                 "--repeat", str(repeat), "--quiet"]
+    if w.group == "shape":
+        return [paths.alloc_shapes, "--shape", w.name] + (["--smoke"] if smoke else [])
     min_time = "0.001" if smoke else "0.05"
     return [paths.microbench, f"--benchmark_filter={w.bench_filter}", f"--benchmark_min_time={min_time}",
             f"--benchmark_out={tmp_json}", "--benchmark_out_format=json"]
 
 
 _RESULT = re.compile(r"^RESULT mode=(\S+) corpus=(\S+) us_per_op=([0-9.]+) .*checksum=([0-9a-f]+)$", re.M)
+_SHAPE = re.compile(r"^RESULT shape=(\S+) item=\S+ items=\d+ ns_per_item=([0-9.]+) .*checksum=([0-9a-f]+)$", re.M)
 _UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
@@ -102,6 +125,11 @@ def metrics(w, stdout, tmp_json):
         if not m:
             raise RuntimeError(f"no RESULT line in ini_bench output:\n{stdout}")
         return [(w.name, float(m.group(3)) * 1e3, m.group(4))]
+    if w.group == "shape":
+        m = _SHAPE.search(stdout)
+        if not m:
+            raise RuntimeError(f"no RESULT line in alloc_shapes output:\n{stdout}")
+        return [(w.name, float(m.group(2)), m.group(3))]
     with open(tmp_json) as f:
         report = json.load(f)
     out = []
