@@ -861,3 +861,39 @@ TEST_CASE("ta_stats_print_fd writes the statistics table", "[api][stats]") {
   for (void* p : ps) ta_free(p);
   ta_free(big);
 }
+
+TEST_CASE("medium blocks (32 KiB - 1 MiB): thread heaps, reuse, calloc, realloc, other threads' frees",
+          "[api][medium]") {
+  constexpr std::size_t kSizes[] = {32769, 40 << 10, 100000, 224 << 10, 256 << 10, 300000, 700000, 1 << 20};
+  std::vector<void*> blocks;
+  for (std::size_t n : kSizes) {
+    auto* p = static_cast<unsigned char*>(ta_malloc(n));
+    REQUIRE(p != nullptr);
+    REQUIRE(reinterpret_cast<std::uintptr_t>(p) % 16 == 0);
+    REQUIRE(ta_usable_size(p) >= n);
+    std::memset(p, 0x5A, n);
+    blocks.push_back(p);
+  }
+  // Freed blocks are reused warm: calloc must clear them all the same.
+  for (void* p : blocks) ta_free(p);
+  blocks.clear();
+  for (std::size_t n : kSizes) {
+    auto* p = static_cast<unsigned char*>(ta_calloc(1, n));
+    REQUIRE(p != nullptr);
+    REQUIRE(std::all_of(p, p + n, [](unsigned char b) { return b == 0; }));
+    blocks.push_back(p);
+  }
+  // Another thread frees them (remote frees, hand-offs into full segments).
+  std::thread([&] {
+    for (void* p : blocks) ta_free(p);
+  }).join();
+  // Growing through small, medium and large keeps the contents.
+  auto* p = static_cast<unsigned char*>(ta_malloc(1000));
+  for (std::size_t i = 0; i < 1000; ++i) p[i] = static_cast<unsigned char>(i);
+  for (std::size_t n : {std::size_t{50000}, std::size_t{600000}, std::size_t{3} << 20}) {
+    p = static_cast<unsigned char*>(ta_realloc(p, n));
+    REQUIRE(p != nullptr);
+    for (std::size_t i = 0; i < 1000; ++i) REQUIRE(p[i] == static_cast<unsigned char>(i));
+  }
+  ta_free(p);
+}

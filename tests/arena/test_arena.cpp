@@ -9,6 +9,7 @@
 
 #include "tinyalloc/arena.hpp"
 #include "tinyalloc/region.hpp"
+#include "tinyalloc/size_class.hpp"
 
 using namespace tinyalloc;
 
@@ -141,4 +142,59 @@ TEST_CASE("concurrent acquire/release from several threads: no segment lost or h
   // dirty ones a purge may have popped to inspect (briefly invisible to
   // acquire), plus one racing carve per thread.
   REQUIRE(c.segments_carved <= kThreads * kHold + o.max_dirty + kThreads);
+}
+
+TEST_CASE("medium classes: spans of several windows, reused warm by any class of the same length") {
+  Arena arena;
+  // 768 KiB and 896 KiB blocks both need 4 windows; 1 MiB needs 5.
+  const unsigned c768 = size_class::of(768 << 10), c896 = size_class::of(896 << 10), c1m = size_class::of(1 << 20);
+  REQUIRE(span_windows(size_class::size_of(c768)) == 4);
+  REQUIRE(span_windows(size_class::size_of(c896)) == 4);
+  REQUIRE(span_windows(size_class::size_of(c1m)) == 5);
+  Arena::Grant a = arena.acquire(c768), b = arena.acquire(c1m), small = arena.acquire(0);
+  for (const Arena::Grant& g : {a, b, small}) {
+    REQUIRE(g.memory != nullptr);
+    REQUIRE(segment_aligned(g.memory));
+  }
+  // Spans never overlap one another or a one-window segment.
+  auto* pa = static_cast<char*>(a.memory);
+  auto* pb = static_cast<char*>(b.memory);
+  auto* ps = static_cast<char*>(small.memory);
+  REQUIRE((pa + 4 * kSegmentSize <= pb || pb + 5 * kSegmentSize <= pa));
+  REQUIRE((ps + kSegmentSize <= pa || pa + 4 * kSegmentSize <= ps));
+  REQUIRE((ps + kSegmentSize <= pb || pb + 5 * kSegmentSize <= ps));
+  // The whole block is usable: write its last byte.
+  Segment* sa = Segment::create(a.memory, static_cast<std::uint8_t>(c768), size_class::size_of(c768), a.zero);
+  REQUIRE(sa->windows == 4);
+  REQUIRE(sa->capacity == 1);
+  sa->first_block()[size_class::size_of(c768) - 1] = 1;
+  REQUIRE(arena.counters().windows_held == 4 + 5 + 1);
+  arena.release(sa, 0);
+  REQUIRE(arena.counters().windows_held == 5 + 1);
+  REQUIRE(arena.counters().dirty == 4);
+  // The next 4-window class gets the same warm span, whatever its class.
+  Arena::Grant again = arena.acquire(c896);
+  REQUIRE(again.memory == a.memory);
+  REQUIRE_FALSE(again.zero);
+  REQUIRE(arena.counters().dirty == 0);
+}
+
+TEST_CASE("medium classes: a purged span comes back zero, and trim unmaps it") {
+  Arena arena(ArenaOptions{.purge_delay_ms = 10});
+  const unsigned c = size_class::of(300 << 10);  // 2 windows
+  Arena::Grant g = arena.acquire(c);
+  Segment* s = Segment::create(g.memory, static_cast<std::uint8_t>(c), size_class::size_of(c), g.zero);
+  std::memset(s->first_block(), 0xAB, size_class::size_of(c));
+  arena.release(s, 0);
+  arena.purge(1000);
+  REQUIRE(arena.counters().clean == 1);
+  Arena::Grant back = arena.acquire(c);
+  REQUIRE(back.memory == g.memory);
+  REQUIRE(back.zero);
+  REQUIRE(static_cast<unsigned char*>(back.memory)[kFirstBlock + 1000] == 0);
+  Segment* t = Segment::create(back.memory, static_cast<std::uint8_t>(c), size_class::size_of(c), back.zero);
+  arena.release(t, 0);
+  const auto before = region::counters().reserved;
+  REQUIRE(arena.trim() == 1);
+  REQUIRE(region::counters().reserved == before - 2 * kSegmentSize);
 }

@@ -5,7 +5,8 @@
 //
 // Each operation is one of: allocate (malloc / calloc / aligned), free,
 // realloc, or swap a block with a shared slot that any thread may take.  Sizes
-// cover every small size class uniformly plus large blocks.  Every block
+// cover every small size class uniformly, plus medium (1/256) and large
+// (1/256) blocks.  Every block
 // carries a pattern derived from its own address, and is verified before
 // every free and realloc and whenever it changes hands, so a block given to
 // two owners, memory shared by two blocks, or a write after free shows up as
@@ -66,6 +67,7 @@ namespace {
 using namespace test_pattern;
 using tinyalloc::size_class::kCount;
 using tinyalloc::size_class::kSizes;
+using tinyalloc::size_class::kSmallCount;
 
 constexpr std::size_t kMaxLarge = 4 * MiB;
 
@@ -125,14 +127,14 @@ std::pair<void*, std::size_t> verify(std::uintptr_t word, const char* where) {
   return {p, n};
 }
 
-// Uniform over the size classes (any size inside the class), 1/256 large
-// (log-uniform up to 4 MiB).
+// Uniform over the small size classes (any size inside the class), 1/256
+// uniform over the medium ones, 1/256 large (log-uniform, 1 - 4 MiB).
 std::size_t random_size(std::mt19937_64& rng) {
   if (rng() % 256 == 0) {
-    const unsigned shift = 15 + rng() % 7;  // 32 KiB .. 2 MiB
+    const unsigned shift = 20 + rng() % 2;  // 1 MiB .. 4 MiB
     return std::min(kMaxLarge, (std::size_t{1} << shift) + 1 + rng() % (std::size_t{1} << shift));
   }
-  const unsigned c = rng() % kCount;
+  const unsigned c = rng() % 256 == 0 ? kSmallCount + rng() % (kCount - kSmallCount) : rng() % kSmallCount;
   const std::size_t lo = c == 0 ? 1 : kSizes[c - 1] + 1, hi = kSizes[c];
   return lo + rng() % (hi - lo + 1);
 }

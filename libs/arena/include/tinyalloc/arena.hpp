@@ -13,12 +13,13 @@
 // for measuring the difference.
 //
 // Recycling, all lock-free (Boost.Lockfree stacks of fixed capacity, so the
-// pools themselves never allocate):
-//   dirty[c] — segments of size class c that were just emptied, still resident.
-//              Handed to the next heap that wants class c (warm, LIFO).
+// pools themselves never allocate), by the number of windows a segment
+// spans, not by size class: any class reuses any warm segment of its span.
+//   dirty[k] — segments of k windows just emptied, still resident.  Handed
+//              to the next heap that wants a class of k windows (warm, LIFO).
 //   clean    — purged one-window segments (decommitted: resident memory
-//              returned, they read as zero again).  Serve any one-window class.
-//   spans[c] — purged segments of a class that spans several windows.
+//              returned, they read as zero again).
+//   spans[k] — purged segments of k > 1 windows.
 // An emptied segment waits in dirty[c] for the purge delay, then is
 // decommitted into clean.  Above kMaxDirty segments the arena decommits at
 // once, so resident memory falls after a burst even without time passing.
@@ -45,8 +46,11 @@ namespace tinyalloc {
 
 struct ArenaOptions {
   std::uint64_t purge_delay_ms = 100;  ///< how long an empty segment stays resident
-  std::size_t max_dirty = 128;         ///< empty resident windows (x 256 KiB) kept at most, all classes
-  bool prefault = false;               ///< commit eagerly (ablation)
+  /// Empty resident windows (x 256 KiB) kept at most, all lengths: 128 MiB.
+  /// Below ~100 MiB, two threads trading 32 KiB - 1 MiB blocks decommit and
+  /// fault the same memory back (PERF_FINDINGS.md, medium blocks).
+  std::size_t max_dirty = 512;
+  bool prefault = false;  ///< commit eagerly (ablation)
 };
 
 struct ArenaCounters {
@@ -56,14 +60,16 @@ struct ArenaCounters {
   std::size_t segments_unmapped;  ///< pools full: address space returned
   std::size_t dirty;              ///< in dirty pools now
   std::size_t clean;              ///< in the clean pool now
-  std::size_t windows_held;      ///< windows (x 256 KiB) handed out and not released: segments in use
+  std::size_t windows_held;       ///< windows (x 256 KiB) handed out and not released: segments in use
 };
 
 class Arena {
  public:
   static constexpr std::size_t kChunkSize = std::size_t{64} << 20;  // reserved at a time
-  static constexpr std::size_t kDirtyCapacity = 64;                 // per size class
-  static constexpr std::size_t kCleanCapacity = 4096;               // 1 GiB of purged segments
+  static constexpr std::size_t kMaxWindows = span_windows(size_class::kMaxMedium);
+  static constexpr std::size_t kDirtyCapacity = 256;   // per span length
+  static constexpr std::size_t kSpanCapacity = 64;     // purged spans, per length
+  static constexpr std::size_t kCleanCapacity = 4096;  // 1 GiB of purged segments
 
   explicit Arena(const ArenaOptions& options = {}) noexcept : options_(options) {}
   Arena(const Arena&) = delete;
@@ -106,23 +112,22 @@ class Arena {
   template <std::size_t N>
   using Pool = boost::lockfree::stack<Segment*, boost::lockfree::capacity<N>>;
 
-  static std::size_t windows_of(unsigned size_class) noexcept {
-    return span_windows(size_class::size_of(size_class));
-  }
-  Grant take(unsigned size_class) noexcept;
+  static std::size_t windows_of(unsigned size_class) noexcept { return span_windows(size_class::size_of(size_class)); }
+  Grant take(std::size_t windows) noexcept;
   void* carve(std::size_t windows) noexcept;
   bool install_chunk(char* seen, std::size_t need) noexcept;
   void recycle_windows(char* from, char* to) noexcept;
   bool to_clean(Segment* s) noexcept;
   bool unmap(void* at, std::size_t windows, bool committed) noexcept;
-  bool push_clean(void* at, unsigned size_class) noexcept;
-  void* pop_clean(unsigned size_class) noexcept;
+  bool push_clean(void* at, std::size_t windows) noexcept;
+  void* pop_clean(std::size_t windows) noexcept;
+  Segment* pop_dirty(std::size_t windows) noexcept;
   void arm_purge(std::uint64_t due) noexcept;
 
   ArenaOptions options_;
-  Pool<kDirtyCapacity> dirty_[size_class::kCount];
+  Pool<kDirtyCapacity> dirty_[kMaxWindows];  // [k - 1]
   Pool<kCleanCapacity> clean_;
-  Pool<kDirtyCapacity> spans_[size_class::kCount];  // used for multi-window classes only
+  Pool<kSpanCapacity> spans_[kMaxWindows];  // [k - 1], k > 1
   std::atomic<std::size_t> dirty_count_{0};
   std::atomic<std::uint64_t> next_purge_ms_{~std::uint64_t{0}};
   region::Lock purge_lock_;  ///< one purger at a time; others skip (try_lock)

@@ -109,8 +109,8 @@ class Segment : public SegmentBase {
   std::uint32_t extended;     ///< blocks carved from the bump area so far
   std::uint8_t size_class;
   std::uint8_t windows;  ///< span_windows(block_size): 256 KiB windows it spans
-  bool free_is_zero;  ///< blocks on blocks.free are fresh zero memory (but for their first word)
-  bool bump_is_zero;  ///< the never-carved tail reads as zero
+  bool free_is_zero;     ///< blocks on blocks.free are fresh zero memory (but for their first word)
+  bool bump_is_zero;     ///< the never-carved tail reads as zero
   /// Link in the owner heap's per-class queue, or in an overflow list.
   boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>> queue_hook;
 

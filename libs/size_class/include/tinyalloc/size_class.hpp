@@ -29,7 +29,7 @@ namespace size_class {
 
 inline constexpr std::size_t kMaxSmall = 32768;
 inline constexpr std::size_t kMaxMedium = std::size_t{1} << 20;
-inline constexpr unsigned kSmallCount = 9 + 4 * 8;   // 41
+inline constexpr unsigned kSmallCount = 9 + 4 * 8;       // 41
 inline constexpr unsigned kCount = kSmallCount + 4 * 5;  // 61
 
 /// Block size of each class.
