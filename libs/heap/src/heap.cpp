@@ -178,10 +178,13 @@ void* malloc_slow(std::size_t size) noexcept {
 }
 
 void segment_emptied(Segment* s) noexcept {
-  if (s->blocks.used == ~std::uint32_t{0}) report_misuse("free(): double free of", s->local_free);
   Heap* h = static_cast<Heap*>(tl_heap);
   ClassQueue& q = h->queues[s->size_class];
-  if (q.current() == s) {
+  // A small class keeps the segment it allocates from.  A medium one gives
+  // it back to the arena (a lock-free push; the next malloc of any class of
+  // its span takes it warm): a freed medium block then lies in a segment
+  // that is not in use, so freeing it again is caught on the slow path.
+  if (q.current() == s && s->size_class < size_class::kSmallCount) {
     // Keep the segment this class allocates from, and make its blocks
     // reachable from the fast path at once (no slow path just to migrate).
     if (s->blocks.free == nullptr) s->take_local();

@@ -125,9 +125,7 @@ inline void free_block(void* p) noexcept {
       if (__builtin_expect(b == s->local_free, 0)) return free_suspect(s, b);  // freed twice in a row
     }
     s->push_local(b);
-    // One compare for two events: the segment just emptied (1 -> 0), or it
-    // was already empty, so b was free: a double free (0 -> wraps).
-    if (__builtin_expect(s->blocks.used-- <= 1, 0)) segment_emptied(s);
+    if (__builtin_expect(--s->blocks.used == 0, 0)) segment_emptied(s);
     return;
   }
   free_slow(header, p);
