@@ -40,16 +40,16 @@ int main(void) {
   free(q);
   puts("__libc_free/__libc_malloc: ok");
 
-  /* 64 MiB in 1 MiB blocks (mmapped chunks for glibc, large blocks for
+  /* 128 MiB in 2 MiB blocks (mmapped chunks for glibc, large blocks for
    * tinyalloc) and ~20 MB of small ones: both allocators count them. */
   enum { kLarge = 64, kSmall = 20000 };
   static void* large[kLarge];
   static void* small[kSmall];
-  for (int i = 0; i < kLarge; ++i) CHECK((large[i] = malloc(1 << 20)) != NULL);
+  for (int i = 0; i < kLarge; ++i) CHECK((large[i] = malloc(2 << 20)) != NULL);
   for (int i = 0; i < kSmall; ++i) CHECK((small[i] = malloc(1000)) != NULL);
   const struct mallinfo2 m = mallinfo2();
   CHECK(m.hblks >= kLarge);
-  CHECK(m.hblkhd >= (size_t)kLarge << 20);
+  CHECK(m.hblkhd >= (size_t)kLarge << 21);
   CHECK(m.uordblks >= (size_t)kSmall * 1000);
   CHECK(m.arena >= m.uordblks);
   for (int i = 0; i < kLarge; ++i) free(large[i]);
