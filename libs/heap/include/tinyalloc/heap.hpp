@@ -175,8 +175,10 @@ struct Options {
   large::CacheOptions large_cache{};
   /// Return idle memory from a background thread that exists only while
   /// something waits for its purge delay (TINYALLOC_PURGE_THREAD); off, it is
-  /// returned by later allocator calls that reach a slow path.
-  bool purge_thread = true;
+  /// returned by later allocator calls that reach a slow path.  Off by
+  /// default in TINYALLOC_VALGRIND builds: memcheck's exit path asserts
+  /// that no other thread is alive.
+  bool purge_thread = !track::kEnabled;
   bool show_stats = false;  ///< print the statistics table on stderr at exit
   bool verbose = false;     ///< print the options in force at start-up, and rare events once each
 };

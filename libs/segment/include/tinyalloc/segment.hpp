@@ -161,7 +161,7 @@ class Segment : public SegmentBase {
   /// a free list (live blocks have that word cleared or overwritten by the
   /// user, and user data decodes to garbage).  Cheap; confirm with holds_free.
   bool looks_free(const Block* b) const noexcept {
-    const Block* d = blocks.codec.decode(b->link);
+    const Block* d = blocks.codec.decode(track::peek(&b->link));
     return d == nullptr || same_window(d, b);
   }
   /// b is on one of this segment's free lists (walks them: owner only, and

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "tinyalloc/segment/config.hpp"
 
@@ -28,6 +29,22 @@ inline void freed([[maybe_unused]] const void* p) noexcept {
     VALGRIND_FREELIKE_BLOCK(p, 0);
     VALGRIND_MAKE_MEM_DEFINED(p, sizeof(void*));
   }
+#endif
+}
+/// The word at p, read by the allocator from a block that may be live (the
+/// free checks read a block's first word).  Under memcheck the program's
+/// definedness of that word is kept as it was: reading it is the
+/// allocator's business, not a use of the program's uninitialised data.
+inline std::uintptr_t peek(const std::uintptr_t* p) noexcept {
+#if TINYALLOC_VALGRIND
+  std::uint64_t vbits = 0;
+  const unsigned got = VALGRIND_GET_VBITS(p, &vbits, sizeof vbits);
+  VALGRIND_MAKE_MEM_DEFINED(p, sizeof *p);
+  const std::uintptr_t w = *p;
+  if (got == 1) VALGRIND_SET_VBITS(p, &vbits, sizeof vbits);
+  return w;
+#else
+  return *p;
 #endif
 }
 /// Memory that is the allocator's again (a recycled segment's blocks).
