@@ -156,7 +156,7 @@ struct CacheOptions {
   /// Resident (freed, not yet decommitted) bytes the cache may hold: CachedMap's
   /// budget; RegionCache's hard ceiling, above which the oldest are decommitted
   /// at once (TINYALLOC_LARGE_CACHE_MB).
-  std::size_t max_bytes = std::size_t{64} << 20;
+  std::size_t max_bytes = std::size_t{1024} << 20;
   /// CachedMap, and RegionCache with decay off: idle time before a freed range is
   /// decommitted.  RegionCache with decay on: the time over which freed memory
   /// decays to nothing (TINYALLOC_PURGE_DELAY_MS).
