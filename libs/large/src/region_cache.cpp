@@ -251,11 +251,8 @@ Mapping RegionCache::obtain(std::size_t bytes, std::size_t alignment) noexcept {
   if (bytes == 0 || bytes > kMaxRequest) return {};
   const std::size_t pages = region::align_up(bytes, region::page_size());
   const std::size_t need = region::align_up(bytes, kGranule);
-  const std::uint64_t now = region::now_ms();
   if (alignment <= kGranule) {  // every range is granule-aligned
     lock();
-    const std::uint64_t t = clock(now);
-    advance_epoch(t);
     FreeRange* n = best_fit(true, need);
     if (n == nullptr) n = best_fit(false, need);
     if (n != nullptr) {
@@ -274,9 +271,9 @@ Mapping RegionCache::obtain(std::size_t bytes, std::size_t alignment) noexcept {
         n->size -= need;
         sizes.insert(*n);
         (dirty ? dirty_bytes_ : clean_bytes_) -= need;
-        if (!dirty) {  // just used: its idle time starts again
+        if (!dirty) {  // just used: its idle time starts again (the clock is read in the vDSO, no system call)
           clean_age_.erase(clean_age_.iterator_to(*n));
-          n->since_ms = t;
+          n->since_ms = clock(region::now_ms());
           clean_age_.push_back(*n);
         }
         ++splits_;
@@ -303,9 +300,10 @@ Mapping RegionCache::obtain(std::size_t bytes, std::size_t alignment) noexcept {
     if (p == nullptr) return {};
   }
   if (size != need) ensure_pool();
+  const std::uint64_t now = region::now_ms();
   lock();
   ++misses_;
-  const bool kept = size == need || insert(p + need, size - need, false, clock(region::now_ms()), nullptr) != nullptr;
+  const bool kept = size == need || insert(p + need, size - need, false, clock(now), nullptr) != nullptr;
   if (!kept) ++evictions_;
   update_next_purge();
   unlock();
