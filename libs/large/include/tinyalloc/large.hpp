@@ -3,8 +3,9 @@
 // Layer 3: depends on tinyalloc::region (mappings) and tinyalloc::segment
 // (the header mask).  Independent of arena and queue.
 //
-// A large block is its own mapping, aligned to (at least) kSegmentSize, with
-// a LargeHeader where Segment::header_of(user pointer) lands:
+// A large block is a mapping (DirectMap, CachedMap) or a range of one
+// (RegionCache), aligned to (at least) kSegmentSize, with a LargeHeader where
+// Segment::header_of(user pointer) lands:
 //
 //   base (>= 256 KiB aligned)                user = base + offset
 //   | LargeHeader | pad to offset |  user bytes ...  | rest of the pages |
@@ -61,8 +62,8 @@ inline constexpr std::size_t kHeaderRoom = 64;  // user offset for ordinary alig
 /// Header at the masked address of a large block.  Written once by the
 /// allocating thread; read by whoever frees or resizes the block.
 struct LargeHeader : SegmentBase {
-  char* base;          ///< start of the mapping
-  std::size_t mapped;  ///< bytes mapped from base
+  char* base;          ///< start of the mapping (or range)
+  std::size_t mapped;  ///< bytes from base the block may use (RegionCache: its range runs on to the next granule)
   std::size_t offset;  ///< user pointer - base
   bool zero;           ///< the user range read as zero when handed out
 };
@@ -260,6 +261,13 @@ struct FreeRange {
 /// unused for unmap_idle_ms (they set no purge time of their own), flush() and
 /// purge(force) unmap all, and so does a reservation the OS refuses (flush,
 /// then retry).
+///
+/// A block's Mapping is its request rounded up to pages; its range runs on to
+/// the next granule (its slack, counted as committed while it lives; resize
+/// grows into it, then into the free range after it, with no system call).
+/// give_back rounds up again.  A range is in the trees only while free: the
+/// cache keeps no record of live blocks, so a block whose pages mremap moved
+/// away simply leaves a hole between ranges.
 ///
 /// Locking: one region::Lock over the trees and counters.  Every mmap, madvise
 /// and munmap is made outside it, on ranges taken out of the trees first (busy:
