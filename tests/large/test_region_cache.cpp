@@ -276,6 +276,50 @@ TEST_CASE("region cache: resize grows into the next free range and gives a shrun
   REQUIRE(a.counters().live_bytes == 0);
 }
 
+TEST_CASE("region cache: a block moved into a clean range stays apart from it, so it can move again",
+          "[large][regions][resize]") {
+  // mremap fails (EFAULT) on a block that spans two kernel mappings, and the
+  // pages moved into a range of a chunk are a mapping of their own: the cache
+  // must not let the block grow across its edge, nor merge it with the chunk
+  // once freed.
+  LargeAllocator<RegionCache> a(options(20));
+  const std::size_t failed = region::counters().failed_calls;
+  void* p = a.allocate(1 * MiB);
+  void* q = a.allocate(1 * MiB);  // right after p: p cannot grow in place
+  REQUIRE(base_of(q) == base_of(p) + range_of(1 * MiB));
+  fill(p, 1 * MiB, 15);
+  void* moved = a.resize(p, 8 * MiB);
+  REQUIRE(moved != nullptr);
+  REQUIRE(a.counters().moved_resizes == 1);
+  // Moved into the chunk's clean rest, right after q.
+  REQUIRE(base_of(moved) == base_of(q) + range_of(1 * MiB));
+  REQUIRE(check(moved, 1 * MiB, 15));
+  fill(moved, 8 * MiB, 16);
+  // The chunk's rest follows it, free, but of another mapping: growing moves
+  // the block again (and succeeds) instead of extending it across the edge.
+  void* again = a.resize(moved, 20 * MiB);
+  REQUIRE(again != nullptr);
+  REQUIRE(a.counters().moved_resizes == 2);
+  REQUIRE(check(again, 8 * MiB, 16));
+  fill(again, 20 * MiB, 17);
+  // Freed and decayed to clean, it lies next to the chunk's clean rest but
+  // does not merge with it: it is another mapping.  (The rest is larger: a
+  // request that fits neither alone goes to the rest, not to `again`'s base.)
+  char* const end = base_of(again) + header_of(again)->mapped;
+  a.deallocate(again);
+  a.deallocate(q);
+  for (int i = 0; i < 100 && a.cache_counters().resident_bytes != 0; ++i) {
+    sleep_ms(5);
+    a.purge(region::now_ms(), false);
+  }
+  REQUIRE(a.cache_counters().resident_bytes == 0);
+  void* next = a.allocate(24 * MiB);
+  REQUIRE(base_of(next) == end);
+  a.deallocate(next);
+  REQUIRE(region::counters().failed_calls == failed);  // no mremap was refused
+  REQUIRE(a.counters().live_bytes == 0);
+}
+
 TEST_CASE("region cache: when the node pool runs out, freed ranges are unmapped, not lost", "[large][regions]") {
   CacheOptions o = options();
   o.max_nodes = 2;

@@ -97,19 +97,21 @@ FreeRange* RegionCache::best_fit(bool dirty, std::size_t need) noexcept {
 }
 
 // Put [base, base+size) in the trees, merged with its free neighbours in the
-// same state.  `node` (a busy range's own, or nullptr) describes it; nullptr
-// if no node was free (nothing changed then: the caller still owns the range).
-FreeRange* RegionCache::insert(char* base, std::size_t size, bool dirty, std::uint64_t now, FreeRange* node) noexcept {
+// same state and origin.  `node` (a busy range's own, or nullptr) describes
+// it; nullptr if no node was free (nothing changed then: the caller still owns
+// the range).
+FreeRange* RegionCache::insert(char* base, std::size_t size, bool dirty, std::uint32_t origin, std::uint64_t now,
+                               FreeRange* node) noexcept {
   FreeRange* prev = nullptr;
   FreeRange* next = nullptr;
   auto it = by_address_.lower_bound(base, AddressOrder{});
   TINYALLOC_ASSERT(it == by_address_.end() || it->base >= base + size);  // a range given back twice?
   if (options_.split_coalesce) {
-    if (it != by_address_.end() && it->base == base + size && it->dirty == dirty) next = &*it;
+    if (it != by_address_.end() && it->base == base + size && it->dirty == dirty && it->origin == origin) next = &*it;
     if (it != by_address_.begin()) {
       FreeRange& before = *std::prev(it);
       TINYALLOC_ASSERT(before.base + before.size <= base);
-      if (before.base + before.size == base && before.dirty == dirty) prev = &before;
+      if (before.base + before.size == base && before.dirty == dirty && before.origin == origin) prev = &before;
     }
   }
   FreeRange* n = node != nullptr ? node : prev != nullptr ? prev : next != nullptr ? next : new_node();
@@ -125,6 +127,7 @@ FreeRange* RegionCache::insert(char* base, std::size_t size, bool dirty, std::ui
   n->base = base;
   n->size = size;
   n->dirty = dirty;
+  n->origin = origin;
   n->since_ms = now;
   link(n);
   return n;
@@ -145,6 +148,7 @@ FreeRange* RegionCache::take_oldest_dirty(std::size_t want) noexcept {
       p->base = n->base + n->size;
       p->size = piece;
       p->dirty = true;
+      p->origin = n->origin;
       p->since_ms = n->since_ms;
       ++splits_;
       return p;
@@ -152,6 +156,33 @@ FreeRange* RegionCache::take_oldest_dirty(std::size_t want) noexcept {
   }
   unlink(n);
   return n;
+}
+
+// Take the first `bytes` of free range n (all of it, or cut: the rest stays,
+// as it was).  Returns their address.
+char* RegionCache::take_front(FreeRange* n, std::size_t bytes) noexcept {
+  char* const base = n->base;
+  if (n->size == bytes) {
+    unlink(n);
+    free_node(n);
+    return base;
+  }
+  // n's place in by_address_ holds (the rest lies inside the old range); only
+  // its size key changes.
+  const bool dirty = n->dirty;
+  SizeTree& sizes = by_size(dirty);
+  sizes.erase(sizes.iterator_to(*n));
+  n->base += bytes;
+  n->size -= bytes;
+  sizes.insert(*n);
+  (dirty ? dirty_bytes_ : clean_bytes_) -= bytes;
+  if (!dirty) {  // just used: its idle time starts again (the clock is read in the vDSO, no system call)
+    clean_age_.erase(clean_age_.iterator_to(*n));
+    n->since_ms = clock(region::now_ms());
+    clean_age_.push_back(*n);
+  }
+  ++splits_;
+  return base;
 }
 
 // ---- time and decay ------------------------------------------------------------------
@@ -214,7 +245,7 @@ void RegionCache::decommit_outside_lock(AgeList& batch) noexcept {
     FreeRange* n = &batch.front();
     batch.pop_front();
     if (!n->dirty) ++purges_;
-    insert(n->base, n->size, n->dirty, t, n);
+    insert(n->base, n->size, n->dirty, n->origin, t, n);
   }
   update_next_purge();
   unlock();
@@ -235,7 +266,7 @@ void RegionCache::unmap_outside_lock(AgeList& batch) noexcept {
       ++unmaps_;
       free_node(n);
     } else {
-      insert(n->base, n->size, n->dirty, t, n);
+      insert(n->base, n->size, n->dirty, n->origin, t, n);
     }
   }
   update_next_purge();
@@ -256,34 +287,16 @@ Mapping RegionCache::obtain(std::size_t bytes, std::size_t alignment) noexcept {
     FreeRange* n = best_fit(true, need);
     if (n == nullptr) n = best_fit(false, need);
     if (n != nullptr) {
+      // The front: a block grows in place into the range after it.
       const bool dirty = n->dirty;
-      char* const base = n->base;
-      if (n->size == need) {
-        unlink(n);
-        free_node(n);
-      } else {
-        // Hand out the front, keep the rest: a block grows in place into the
-        // range after it.  n's place in by_address_ holds (the rest lies
-        // inside the old range); only its size key changes.
-        SizeTree& sizes = by_size(dirty);
-        sizes.erase(sizes.iterator_to(*n));
-        n->base += need;
-        n->size -= need;
-        sizes.insert(*n);
-        (dirty ? dirty_bytes_ : clean_bytes_) -= need;
-        if (!dirty) {  // just used: its idle time starts again (the clock is read in the vDSO, no system call)
-          clean_age_.erase(clean_age_.iterator_to(*n));
-          n->since_ms = clock(region::now_ms());
-          clean_age_.push_back(*n);
-        }
-        ++splits_;
-      }
+      const std::uint32_t origin = n->origin;
+      char* const base = take_front(n, need);
       ++hits_;
       if (!dirty) ++clean_hits_;
       update_next_purge();
       unlock();
       if (!dirty) region::commit(base, need);  // accounting only: its pages fault in when touched
-      return {base, pages, !dirty};
+      return {base, pages, !dirty, origin};
     }
     unlock();
   }
@@ -303,13 +316,14 @@ Mapping RegionCache::obtain(std::size_t bytes, std::size_t alignment) noexcept {
   const std::uint64_t now = region::now_ms();
   lock();
   ++misses_;
-  const bool kept = size == need || insert(p + need, size - need, false, clock(now), nullptr) != nullptr;
+  const std::uint32_t origin = ++origins_;
+  const bool kept = size == need || insert(p + need, size - need, false, origin, clock(now), nullptr) != nullptr;
   if (!kept) ++evictions_;
   update_next_purge();
   unlock();
   if (!kept) (void)region::release(p + need, size - need);  // no node for it; a failure is counted by region
   region::commit(p, need);
-  return {p, pages, true};
+  return {p, pages, true, origin};
 }
 
 void RegionCache::give_back(const Mapping& m) noexcept {
@@ -325,7 +339,7 @@ void RegionCache::give_back(const Mapping& m) noexcept {
   lock();
   const std::uint64_t t = clock(now);
   advance_epoch(t);
-  if (insert(m.base, size, true, t, nullptr) == nullptr) {
+  if (insert(m.base, size, true, m.origin, t, nullptr) == nullptr) {
     ++evictions_;  // no node left: back to the OS rather than lost
     unlock();
     (void)region::release(m.base, size, true);  // a failure is counted by region
@@ -406,30 +420,33 @@ std::size_t RegionCache::grow_in_place(const Mapping& m, std::size_t need, std::
   const std::size_t wanted = want > need ? region::align_up(want, kGranule) - range : more;
   lock();
   auto it = by_address_.find(m.base + range, AddressOrder{});
-  if (it == by_address_.end() || it->size < more) {
+  if (it == by_address_.end() || it->size < more || it->origin != m.origin) {
     unlock();
     return 0;
   }
   FreeRange* n = &*it;
   const std::size_t take = n->size < wanted ? n->size : wanted;
   const bool dirty = n->dirty;
-  char* const at = n->base;
-  if (take == n->size) {
-    unlink(n);
-    free_node(n);
-  } else {  // as in obtain(): n keeps its place in by_address_
-    SizeTree& sizes = by_size(dirty);
-    sizes.erase(sizes.iterator_to(*n));
-    n->base += take;
-    n->size -= take;
-    sizes.insert(*n);
-    (dirty ? dirty_bytes_ : clean_bytes_) -= take;
-    ++splits_;
-  }
+  char* const at = take_front(n, take);
   update_next_purge();
   unlock();
   if (!dirty) region::commit(at, take);  // accounting only
   return range + take;
+}
+
+Mapping RegionCache::take_for_move(std::size_t bytes) noexcept {
+  const std::size_t need = region::align_up(bytes, kGranule);
+  lock();
+  FreeRange* n = best_fit(false, need);
+  char* const base = n != nullptr ? take_front(n, need) : nullptr;
+  if (base != nullptr) update_next_purge();
+  const std::uint32_t origin = ++origins_;  // the moved pages are another mapping's
+  unlock();
+  // (Not counted as hits or misses: those count obtain() calls.)
+  if (base != nullptr) return {base, need, true, origin};
+  char* p = static_cast<char*>(region::reserve(need, kGranule));
+  if (p == nullptr) return {};
+  return {p, need, true, origin};
 }
 
 CacheCounters RegionCache::counters() const noexcept {

@@ -62,10 +62,11 @@ inline constexpr std::size_t kHeaderRoom = 64;  // user offset for ordinary alig
 /// Header at the masked address of a large block.  Written once by the
 /// allocating thread; read by whoever frees or resizes the block.
 struct LargeHeader : SegmentBase {
-  char* base;          ///< start of the mapping (or range)
-  std::size_t mapped;  ///< bytes from base the block may use (RegionCache: its range runs on to the next granule)
-  std::size_t offset;  ///< user pointer - base
-  bool zero;           ///< the user range read as zero when handed out
+  char* base;            ///< start of the mapping (or range)
+  std::size_t mapped;    ///< bytes from base the block may use (RegionCache: its range runs on to the next granule)
+  std::size_t offset;    ///< user pointer - base
+  bool zero;             ///< the user range read as zero when handed out
+  std::uint32_t origin;  ///< Mapping::origin, given back with it
 };
 static_assert(sizeof(LargeHeader) <= kHeaderRoom);
 
@@ -73,6 +74,9 @@ struct Mapping {
   char* base = nullptr;
   std::size_t size = 0;
   bool zero = false;  ///< known to read as zero
+  /// Which of the strategy's reservations it lies in (RegionCache; 0 for the
+  /// others): a block gives it back with the mapping.
+  std::uint32_t origin = 0;
 };
 
 /// What a strategy's cache holds (all zero for a strategy that keeps nothing).
@@ -227,6 +231,7 @@ struct FreeRange {
   std::uint64_t since_ms;                              ///< freed (dirty), or decommitted/last touched (clean)
   bool dirty;                                          ///< resident; false: decommitted or never touched
   bool unmapped;                                       ///< busy on its way to munmap: the call succeeded
+  std::uint32_t origin;                                ///< the reservation it lies in (see RegionCache)
   FreeRange* next_free;                                ///< link in the node pool's free list
 };
 
@@ -237,9 +242,8 @@ struct FreeRange {
 /// kSegmentSize aligned and a multiple of it:
 ///   by_address_      every free range, by address: a freed range finds its
 ///                    neighbours in O(log n) and merges with those in the same
-///                    state (dirty with dirty, clean with clean), whatever
-///                    reservation they came from (adjacent anonymous mappings
-///                    are one to munmap and madvise).
+///                    state (dirty with dirty, clean with clean) and the same
+///                    origin (below).
 ///   dirty_by_size_   resident free ranges by (size, address), and
 ///   clean_by_size_   decommitted ones: obtain() takes the smallest dirty range
 ///                    that fits (no page faults), else the smallest clean one
@@ -261,6 +265,17 @@ struct FreeRange {
 /// unused for unmap_idle_ms (they set no purge time of their own), flush() and
 /// purge(force) unmap all, and so does a reservation the OS refuses (flush,
 /// then retry).
+///
+/// Origins: every reservation the cache makes (a chunk, an over-aligned or an
+/// exact-size request, a move target) gets a number, and each range and block
+/// carries the number of the one it lies in.  Ranges merge only within an
+/// origin, so a block never spans two kernel mappings (VMAs): mremap, which
+/// LargeAllocator uses to grow a block, fails with EFAULT on a range that does
+/// (adjacent anonymous mappings are not always merged by Linux: not when their
+/// pages belong to different anon_vmas, as after an mremap), and Linux unmaps
+/// the target before it finds out.  munmap and madvise would not care.  A move
+/// target cut from a clean range gets a new origin, as its pages will be the
+/// moved mapping's.
 ///
 /// A block's Mapping is its request rounded up to pages; its range runs on to
 /// the next granule (its slack, counted as committed while it lives; resize
@@ -301,6 +316,13 @@ class RegionCache {
   /// its range, to `want` bytes if that much is free there.  The new size, or
   /// 0 (m unchanged).  No system call.
   std::size_t grow_in_place(const Mapping& m, std::size_t need, std::size_t want) noexcept;
+  /// Where to move a block with mremap: `bytes` (rounded up to the granule)
+  /// of address space holding nothing and not accounted as committed, as
+  /// region::reserve gives -- a clean free range, else a new reservation --
+  /// under an origin of its own.  {} if the OS refuses.  Never given back as
+  /// such: after the move it is the block's; if the move failed the caller
+  /// releases it (the kernel may have unmapped it already).
+  Mapping take_for_move(std::size_t bytes) noexcept;
 
   CacheCounters counters() const noexcept;
   const CacheOptions& options() const noexcept { return options_; }
@@ -342,7 +364,9 @@ class RegionCache {
   void link(FreeRange* n) noexcept;
   void unlink(FreeRange* n) noexcept;
   FreeRange* best_fit(bool dirty, std::size_t need) noexcept;
-  FreeRange* insert(char* base, std::size_t size, bool dirty, std::uint64_t now, FreeRange* node) noexcept;
+  char* take_front(FreeRange* n, std::size_t bytes) noexcept;
+  FreeRange* insert(char* base, std::size_t size, bool dirty, std::uint32_t origin, std::uint64_t now,
+                    FreeRange* node) noexcept;
   FreeRange* take_oldest_dirty(std::size_t want) noexcept;
   std::uint64_t clock(std::uint64_t now) noexcept;
   void advance_epoch(std::uint64_t now) noexcept;
@@ -367,6 +391,7 @@ class RegionCache {
   std::uint64_t epoch_ = 0;
   std::size_t freed_[kEpochs] = {};
   std::uint64_t last_now_ = 0;                                   ///< the latest time seen: keeps the age lists in order
+  std::uint32_t origins_ = 0;                                    ///< the last origin given to a reservation
   std::atomic<std::uint64_t> next_purge_ms_{~std::uint64_t{0}};  // read without the lock
   std::size_t hits_ = 0, clean_hits_ = 0, misses_ = 0, evictions_ = 0, purges_ = 0, splits_ = 0, merges_ = 0,
               unmaps_ = 0;
@@ -377,6 +402,8 @@ template <class S>
 concept RecyclesRanges = MappingStrategy<S> && requires(S s, const Mapping& m, std::size_t n) {
   { s.grow_in_place(m, n, n) }
   noexcept->std::same_as<std::size_t>;
+  { s.take_for_move(n) }
+  noexcept->std::same_as<Mapping>;
   { S::kGranule } -> std::convertible_to<std::size_t>;
 };
 
@@ -418,6 +445,7 @@ class LargeAllocator {
     h->mapped = m.size;
     h->offset = offset;
     h->zero = m.zero;
+    h->origin = m.origin;
     allocations_.fetch_add(1, std::memory_order_relaxed);
     live_bytes_.fetch_add(m.size, std::memory_order_relaxed);
     return user;
@@ -425,7 +453,7 @@ class LargeAllocator {
 
   void deallocate(void* p) noexcept {
     LargeHeader* h = header_of(p);
-    const Mapping m{h->base, h->mapped, false};
+    const Mapping m{h->base, h->mapped, false, h->origin};
     h->retire();
     segment_map::mark(h, 1, false);
     frees_.fetch_add(1, std::memory_order_relaxed);
@@ -451,7 +479,7 @@ class LargeAllocator {
     // Grow by at least 1/8 so a block grown repeatedly moves O(log n) times.
     std::size_t grown = region::align_up(need + need / 8, granule());
     if constexpr (RecyclesRanges<Strategy>) {
-      const std::size_t got = strategy_.grow_in_place(Mapping{h->base, h->mapped, false}, need, grown);
+      const std::size_t got = strategy_.grow_in_place(Mapping{h->base, h->mapped, false, h->origin}, need, grown);
       if (got != 0) {
         live_bytes_.fetch_add(got - h->mapped, std::memory_order_relaxed);
         h->mapped = got;
@@ -460,17 +488,26 @@ class LargeAllocator {
       }
     }
     if (h->offset != kHeaderRoom) return nullptr;  // over-aligned: let the caller copy
-    // A new mapping of its own, not one from the strategy: mremap replaces
-    // whatever is at the target, and the strategy's account of it would be
-    // wrong.  The whole old range moves (for a strategy that recycles ranges,
-    // up to its granule: the block's slack too), and its addresses are unmapped
-    // by the move: such a strategy never sees them again (a live block's range
-    // is in none of its trees), they are a hole between its ranges.
-    char* target = static_cast<char*>(region::reserve(grown, kSegmentSize));
+    // The target: address space that holds nothing, so mremap may replace it
+    // and the committed account stays exact (from a strategy that recycles
+    // ranges: a clean range or a new reservation).  The whole old range
+    // moves (for such a strategy, up to its granule: the block's slack too),
+    // and its addresses are unmapped by the move: the strategy never sees them
+    // again (a live block's range is in none of its trees), they are a hole
+    // between its ranges.
+    Mapping to{};
+    if constexpr (RecyclesRanges<Strategy>) {
+      to = strategy_.take_for_move(grown);
+    } else {
+      to.base = static_cast<char*>(region::reserve(grown, kSegmentSize));
+    }
+    char* const target = to.base;
     if (target == nullptr) return nullptr;
     const std::size_t old = h->mapped;
     const std::size_t old_range = region::align_up(old, granule());
     if (!region::move(h->base, old_range, target, grown)) {
+      // Released, even a range of the strategy: Linux unmaps the target
+      // before it checks the source (EFAULT: the block spans two mappings).
       (void)region::release(target, grown);  // a failure is counted by region
       return nullptr;
     }
@@ -484,6 +521,7 @@ class LargeAllocator {
     h->cookie = header_cookie(h);  // the cookie is bound to the header's address
     h->base = target;
     h->mapped = grown;
+    h->origin = to.origin;
     moved_.fetch_add(1, std::memory_order_relaxed);
     return target + kHeaderRoom;
   }
@@ -527,7 +565,7 @@ class LargeAllocator {
       const std::size_t range = region::align_up(old, Strategy::kGranule);
       if (keep >= range) return;
       h->mapped = need;
-      strategy_.give_back(Mapping{h->base + keep, range - keep, false});
+      strategy_.give_back(Mapping{h->base + keep, range - keep, false, h->origin});
     } else {
       if (!region::release(h->base + need, old - need, true)) return;
       h->mapped = need;
