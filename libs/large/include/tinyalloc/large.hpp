@@ -255,7 +255,8 @@ struct FreeRange {
 /// purge_delay_ms / kEpochs) are remembered; the dirty bytes allowed are
 ///   sum over i of freed[i epochs ago] x (kEpochs - i) / kEpochs,
 /// a linear decay, so a steady workload keeps about what it recently freed
-/// resident and an idle one is fully decommitted within purge_delay_ms.  purge()
+/// resident and an idle one is fully decommitted within purge_delay_ms (and an
+/// epoch), provided purge() is called at the times next_purge_ms() gives.  purge()
 /// decommits the oldest dirty bytes above that (cutting a range if only part of
 /// it must go); max_bytes is a hard ceiling applied at once.  next_purge_ms()
 /// is the next epoch boundary while anything is dirty, never later, so a purge
@@ -290,7 +291,8 @@ struct FreeRange {
 ///
 /// Bounds: at most max_nodes free ranges; when no node is left a freed range is
 /// unmapped (counted as an eviction) rather than lost.  Resident cached bytes
-/// never exceed max_bytes after give_back() returns.
+/// never exceed max_bytes after give_back() returns (unless madvise failed:
+/// those ranges stay dirty, counted by region, for the next purge).
 class RegionCache {
  public:
   static constexpr std::size_t kGranule = kSegmentSize;             // every range's alignment and size unit
