@@ -27,8 +27,9 @@ bool check(const void* p, std::size_t n, unsigned seed) {
 }
 }  // namespace
 
-// Both strategies must pass the same tests.
-TEMPLATE_TEST_CASE("large blocks: header by mask, alignment, usable size", "[large]", DirectMap, CachedMap) {
+// Every strategy must pass the same tests.
+TEMPLATE_TEST_CASE("large blocks: header by mask, alignment, usable size", "[large]", DirectMap, CachedMap,
+                   RegionCache) {
   LargeAllocator<TestType> a;
   for (std::size_t size : {std::size_t{32769}, std::size_t{100000}, std::size_t{1} << 20, (std::size_t{7} << 20) + 3,
                            std::size_t{64} << 20}) {
@@ -48,7 +49,7 @@ TEMPLATE_TEST_CASE("large blocks: header by mask, alignment, usable size", "[lar
   REQUIRE(c.live_bytes == 0);
 }
 
-TEMPLATE_TEST_CASE("large blocks: fresh blocks read zero", "[large]", DirectMap, CachedMap) {
+TEMPLATE_TEST_CASE("large blocks: fresh blocks read zero", "[large]", DirectMap, CachedMap, RegionCache) {
   LargeAllocator<TestType> a;
   void* p = a.allocate(std::size_t{2} << 20);
   REQUIRE(p != nullptr);
@@ -58,8 +59,8 @@ TEMPLATE_TEST_CASE("large blocks: fresh blocks read zero", "[large]", DirectMap,
   a.deallocate(p);
 }
 
-TEMPLATE_TEST_CASE("large blocks: resize keeps contents, in place or by moving pages", "[large]", DirectMap,
-                   CachedMap) {
+TEMPLATE_TEST_CASE("large blocks: resize keeps contents, in place or by moving pages", "[large]", DirectMap, CachedMap,
+                   RegionCache) {
   LargeAllocator<TestType> a;
   std::size_t size = 40000;
   void* p = a.allocate(size);
@@ -84,7 +85,7 @@ TEMPLATE_TEST_CASE("large blocks: resize keeps contents, in place or by moving p
   REQUIRE(a.counters().live_bytes == 0);
 }
 
-TEMPLATE_TEST_CASE("large blocks: concurrent allocate/free", "[large]", DirectMap, CachedMap) {
+TEMPLATE_TEST_CASE("large blocks: concurrent allocate/free", "[large]", DirectMap, CachedMap, RegionCache) {
   LargeAllocator<TestType> a;
   // Catch2 assertions are not thread-safe: workers count failures instead.
   std::atomic<int> failures{0};

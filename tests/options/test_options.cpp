@@ -21,10 +21,11 @@ namespace {
 
 using Env = std::vector<std::pair<std::string, std::string>>;
 
-const char* const kVariables[] = {"TINYALLOC_LARGE",        "TINYALLOC_LARGE_CACHE_MB", "TINYALLOC_PURGE_DELAY_MS",
-                                  "TINYALLOC_EAGER_COMMIT", "TINYALLOC_SHOW_STATS",     "TINYALLOC_VERBOSE"};
+const char* const kVariables[] = {"TINYALLOC_LARGE",       "TINYALLOC_LARGE_CACHE_MB", "TINYALLOC_PURGE_DELAY_MS",
+                                  "TINYALLOC_LARGE_SPLIT", "TINYALLOC_LARGE_DECAY",    "TINYALLOC_EAGER_COMMIT",
+                                  "TINYALLOC_SHOW_STATS",  "TINYALLOC_VERBOSE"};
 
-const std::string kDefaults = "probe: large=cached cache_mb=64 purge_ms=100 eager=0 show_stats=0 verbose=0";
+const std::string kDefaults = "probe: large=cached cache_mb=1024 purge_ms=100 eager=0 show_stats=0 verbose=0";
 
 /// Runs `argv` with every TINYALLOC_* variable removed, then `env` set.
 test_child::Result run(const std::vector<std::string>& argv, const Env& env) {
@@ -111,13 +112,15 @@ TEST_CASE("a malformed value: one warning naming the variable, the default kept,
     const char* kept;  // the default, named in the warning
   };
   const Case cases[] = {
-      {"TINYALLOC_LARGE", "mmap", "cached"},
-      {"TINYALLOC_LARGE", "", "cached"},
-      {"TINYALLOC_LARGE_CACHE_MB", "lots", "64"},
-      {"TINYALLOC_LARGE_CACHE_MB", "-1", "64"},
-      {"TINYALLOC_LARGE_CACHE_MB", "64MB", "64"},
-      {"TINYALLOC_LARGE_CACHE_MB", "99999999999999999999999", "64"},  // overflows 64 bits
-      {"TINYALLOC_LARGE_CACHE_MB", "1048577", "64"},                  // above 1 TiB
+      {"TINYALLOC_LARGE", "mmap", "regions"},
+      {"TINYALLOC_LARGE", "", "regions"},
+      {"TINYALLOC_LARGE_CACHE_MB", "lots", "1024"},
+      {"TINYALLOC_LARGE_CACHE_MB", "-1", "1024"},
+      {"TINYALLOC_LARGE_CACHE_MB", "64MB", "1024"},
+      {"TINYALLOC_LARGE_CACHE_MB", "99999999999999999999999", "1024"},  // overflows 64 bits
+      {"TINYALLOC_LARGE_CACHE_MB", "1048577", "1024"},                  // above 1 TiB
+      {"TINYALLOC_LARGE_SPLIT", "2", "1"},
+      {"TINYALLOC_LARGE_DECAY", "maybe", "1"},
       {"TINYALLOC_PURGE_DELAY_MS", "1.5", "100"},
       {"TINYALLOC_PURGE_DELAY_MS", " 100", "100"},
       {"TINYALLOC_EAGER_COMMIT", "2", "0"},
@@ -138,7 +141,7 @@ TEST_CASE("a malformed value beside well-formed ones only loses its own field", 
   const auto r =
       probe({{"TINYALLOC_LARGE", "direct"}, {"TINYALLOC_PURGE_DELAY_MS", "soon"}, {"TINYALLOC_EAGER_COMMIT", "1"}});
   INFO(r.describe());
-  require_probe(r, "probe: large=direct cache_mb=64 purge_ms=100 eager=1 show_stats=0 verbose=0",
+  require_probe(r, "probe: large=direct cache_mb=1024 purge_ms=100 eager=1 show_stats=0 verbose=0",
                 "TINYALLOC_PURGE_DELAY_MS=\"soon\"");
 }
 
@@ -166,10 +169,37 @@ TEST_CASE("TINYALLOC_VERBOSE=1: the options in force at start-up, rare events on
   const auto said = lines(r.output, "tinyalloc:");
   REQUIRE(said.size() == 3);
   REQUIRE(contains(said[0], "options"));
-  REQUIRE(contains(said[0], "TINYALLOC_LARGE=cached TINYALLOC_LARGE_CACHE_MB=16 TINYALLOC_PURGE_DELAY_MS=100"));
+  REQUIRE(contains(said[0], "TINYALLOC_LARGE=regions TINYALLOC_LARGE_CACHE_MB=16 TINYALLOC_PURGE_DELAY_MS=100"));
   REQUIRE(contains(said[1], "set_options() ignored"));
   REQUIRE(contains(said[2], "out of memory"));  // two failed requests, one line
   REQUIRE(lines(r.output, "probe: huge=NULL errno=ENOMEM").size() == 2);
+}
+
+TEST_CASE("TINYALLOC_LARGE names a strategy (cached is regions); the region cache's ablations", "[options]") {
+  struct Case {
+    const char* value;
+    const char* in_force;
+    const char* hits;  // 4 blocks of 1 MiB, each freed: a cache serves 3
+  };
+  const Case cases[] = {
+      {"regions", "regions", "3"}, {"cached", "regions", "3"}, {"SLOTS", "slots", "3"}, {"direct", "direct", "0"}};
+  for (const Case& c : cases) {
+    const auto r = probe({{"TINYALLOC_VERBOSE", "1"}, {"TINYALLOC_LARGE", c.value}});
+    INFO("TINYALLOC_LARGE=" << c.value << " -> " << r.describe());
+    REQUIRE(r.exited_ok());
+    const auto said = lines(r.output, "tinyalloc:");
+    REQUIRE(said.size() == 1);
+    REQUIRE(contains(said[0], std::string("TINYALLOC_LARGE=") + c.in_force + " "));
+    REQUIRE(has_line(r.output, std::string("probe: large_allocations=4 cache_hits=") + c.hits));
+  }
+  const auto r = probe({{"TINYALLOC_VERBOSE", "1"}, {"TINYALLOC_LARGE_SPLIT", "0"}, {"TINYALLOC_LARGE_DECAY", "off"}});
+  INFO(r.describe());
+  REQUIRE(r.exited_ok());
+  const auto said = lines(r.output, "tinyalloc:");
+  REQUIRE(said.size() == 1);
+  REQUIRE(contains(said[0], "TINYALLOC_LARGE=regions "));
+  REQUIRE(contains(said[0], "TINYALLOC_LARGE_SPLIT=0 TINYALLOC_LARGE_DECAY=0"));
+  REQUIRE(has_line(r.output, "probe: large_allocations=4 cache_hits=3"));  // exact sizes are still reused
 }
 
 TEST_CASE("TINYALLOC_SHOW_STATS=1 prints the table at exit", "[options][stats]") {

@@ -21,15 +21,22 @@
 
 namespace tinyalloc::detail {
 
+/// Room for whichever strategy is in force (make_large_path in init.cpp).
+inline constexpr std::size_t kLargePathSize = [] {
+  std::size_t n = sizeof(LargePathOf<large::DirectMap>);
+  if (sizeof(LargePathOf<large::CachedMap>) > n) n = sizeof(LargePathOf<large::CachedMap>);
+  if (sizeof(LargePathOf<large::RegionCache>) > n) n = sizeof(LargePathOf<large::RegionCache>);
+  return n;
+}();
+static_assert(alignof(LargePathOf<large::RegionCache>) <= 64 && alignof(LargePathOf<large::CachedMap>) <= 64);
+
 struct Globals {
   explicit Globals(const Options& o) noexcept : options(o), arena(o.arena) {}
 
   Options options;
   Arena arena;
   LargePath* large = nullptr;  ///< the strategy in force, in large_storage
-  alignas(64) unsigned char large_storage[sizeof(LargePathOf<large::CachedMap>) > sizeof(LargePathOf<large::DirectMap>)
-                                              ? sizeof(LargePathOf<large::CachedMap>)
-                                              : sizeof(LargePathOf<large::DirectMap>)];
+  alignas(64) unsigned char large_storage[kLargePathSize];
   HeapPool heaps;
   AbandonedSegments abandoned;
   pthread_key_t thread_exit_key{};

@@ -16,8 +16,15 @@ bool g_pending_set = false;
 
 LargePath* make_large_path(Globals& g, const Options& o) noexcept {
   void* at = g.large_storage;
-  if (o.large == LargeStrategy::Direct) return ::new (at) LargePathOf<large::DirectMap>("direct");
-  return ::new (at) LargePathOf<large::CachedMap>("cached", o.large_cache);
+  switch (o.large) {
+    case LargeStrategy::Direct:
+      return ::new (at) LargePathOf<large::DirectMap>("direct");
+    case LargeStrategy::Slots:
+      return ::new (at) LargePathOf<large::CachedMap>("slots", o.large_cache);
+    case LargeStrategy::Regions:
+      break;
+  }
+  return ::new (at) LargePathOf<large::RegionCache>("regions", o.large_cache);
 }
 
 }  // namespace

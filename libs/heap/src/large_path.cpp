@@ -1,4 +1,4 @@
-// The large path's reports, and the two strategies it is instantiated for.
+// The large path's reports, and the three strategies it is instantiated for.
 #include "large_path.hpp"
 
 #include "globals.hpp"
@@ -30,5 +30,6 @@ void* LargePathOf<S>::resize(void* p, std::size_t size) noexcept {
 
 template class LargePathOf<large::DirectMap>;
 template class LargePathOf<large::CachedMap>;
+template class LargePathOf<large::RegionCache>;
 
 }  // namespace tinyalloc::detail

@@ -61,17 +61,29 @@ void env_bool(const char* name, bool& field) noexcept {
   malformed(name, v, "0 or 1", field ? "1" : "0");
 }
 
-const char* strategy_name(LargeStrategy s) noexcept { return s == LargeStrategy::Direct ? "direct" : "cached"; }
+const char* strategy_name(LargeStrategy s) noexcept {
+  switch (s) {
+    case LargeStrategy::Direct:
+      return "direct";
+    case LargeStrategy::Slots:
+      return "slots";
+    case LargeStrategy::Regions:
+      break;
+  }
+  return "regions";
+}
 
 void env_strategy(const char* name, LargeStrategy& field) noexcept {
   const char* v = ::getenv(name);
   if (v == nullptr) return;
   if (::strcasecmp(v, "direct") == 0) {
     field = LargeStrategy::Direct;
-  } else if (::strcasecmp(v, "cached") == 0) {
-    field = LargeStrategy::Cached;
+  } else if (::strcasecmp(v, "regions") == 0 || ::strcasecmp(v, "cached") == 0) {  // cached: the former name
+    field = LargeStrategy::Regions;
+  } else if (::strcasecmp(v, "slots") == 0) {
+    field = LargeStrategy::Slots;
   } else {
-    malformed(name, v, "direct or cached", strategy_name(field));
+    malformed(name, v, "regions, slots or direct", strategy_name(field));
   }
 }
 
@@ -86,6 +98,9 @@ Options options_from_environment(Options o) noexcept {
   // large mappings.
   env_uint("TINYALLOC_PURGE_DELAY_MS", kMaxPurgeDelayMs, o.arena.purge_delay_ms);
   o.large_cache.purge_delay_ms = o.arena.purge_delay_ms;
+  // Ablations of the region cache (TINYALLOC_LARGE=regions).
+  env_bool("TINYALLOC_LARGE_SPLIT", o.large_cache.split_coalesce);
+  env_bool("TINYALLOC_LARGE_DECAY", o.large_cache.decay);
   env_bool("TINYALLOC_EAGER_COMMIT", o.arena.prefault);
   env_bool("TINYALLOC_PURGE_THREAD", o.purge_thread);
   env_bool("TINYALLOC_SHOW_STATS", o.show_stats);
@@ -95,12 +110,14 @@ Options options_from_environment(Options o) noexcept {
 
 void say_options(const Options& o, bool from_code) noexcept {
   say("options%s: TINYALLOC_LARGE=%s TINYALLOC_LARGE_CACHE_MB=%llu TINYALLOC_PURGE_DELAY_MS=%llu "
+      "TINYALLOC_LARGE_SPLIT=%d TINYALLOC_LARGE_DECAY=%d "
       "TINYALLOC_PURGE_THREAD=%d TINYALLOC_EAGER_COMMIT=%d TINYALLOC_SHOW_STATS=%d TINYALLOC_VERBOSE=%d; "
       "statistics counters %s",
       from_code ? " (set_options, then environment)" : "", strategy_name(o.large),
       static_cast<unsigned long long>(o.large_cache.max_bytes >> 20),
-      static_cast<unsigned long long>(o.arena.purge_delay_ms), o.purge_thread ? 1 : 0, o.arena.prefault ? 1 : 0,
-      o.show_stats ? 1 : 0, o.verbose ? 1 : 0, TINYALLOC_STATS ? "compiled in" : "compiled out (TINYALLOC_STATS=OFF)");
+      static_cast<unsigned long long>(o.arena.purge_delay_ms), o.large_cache.split_coalesce ? 1 : 0,
+      o.large_cache.decay ? 1 : 0, o.purge_thread ? 1 : 0, o.arena.prefault ? 1 : 0, o.show_stats ? 1 : 0,
+      o.verbose ? 1 : 0, TINYALLOC_STATS ? "compiled in" : "compiled out (TINYALLOC_STATS=OFF)");
 }
 
 }  // namespace tinyalloc::detail

@@ -168,9 +168,14 @@ int heap_posix_memalign(void** out, std::size_t alignment, std::size_t size) noe
 /// Options, read once from the environment at the first allocation
 /// (TINYALLOC_*, see README "Options"), or set by set_options() before it;
 /// the environment applies on top of what set_options() gave.
-enum class LargeStrategy : std::uint8_t { Direct, Cached };
+/// Where large blocks' mappings come from (TINYALLOC_LARGE): `regions`, a
+/// region cache that splits, coalesces and decays (large::RegionCache, the
+/// default); `slots`, the older 64-entry cache (large::CachedMap, kept for
+/// ablation); `direct`, mmap/munmap per block (large::DirectMap).  Cached is
+/// the default's former name, kept for compatibility (TINYALLOC_LARGE=cached).
+enum class LargeStrategy : std::uint8_t { Direct, Regions, Slots, Cached = Regions };
 struct Options {
-  LargeStrategy large = LargeStrategy::Cached;
+  LargeStrategy large = LargeStrategy::Regions;
   ArenaOptions arena{};
   large::CacheOptions large_cache{};
   /// Return idle memory from a background thread that exists only while

@@ -1,0 +1,458 @@
+// RegionCache: free ranges in two size trees, an address tree and two age
+// lists (see large.hpp).  The trees change under one lock; every system call
+// (mmap, madvise, munmap) is made after it is released, on ranges taken out of
+// the trees first ("busy": in no tree, so nothing merges with them or hands
+// them out), which are put back under the lock afterwards.
+#include <iterator>
+#include <new>
+
+#include "tinyalloc/large.hpp"
+
+namespace tinyalloc::large {
+
+static_assert(MappingStrategy<RegionCache> && RecyclesRanges<RegionCache>);
+
+namespace {
+
+constexpr std::uint64_t kNever = ~std::uint64_t{0};
+// Larger than any user-space address range: refused without asking the kernel.
+constexpr std::size_t kMaxRequest = std::size_t{1} << 47;
+
+bool granular(const void* p, std::size_t n) noexcept {
+  return ((reinterpret_cast<std::uintptr_t>(p) | n) & (RegionCache::kGranule - 1)) == 0;
+}
+
+}  // namespace
+
+RegionCache::RegionCache(const CacheOptions& options) noexcept
+    : options_(options), epoch_ms_(options.purge_delay_ms / kEpochs > 0 ? options.purge_delay_ms / kEpochs : 1) {}
+
+RegionCache::~RegionCache() {
+  flush();
+  if (FreeRange* pool = pool_.load(std::memory_order_acquire))
+    (void)region::release(pool, options_.max_nodes * sizeof(FreeRange));  // a failure is counted by region
+}
+
+void RegionCache::lock() noexcept { lock_.lock(); }
+void RegionCache::unlock() noexcept { lock_.unlock(); }
+
+// ---- nodes -------------------------------------------------------------------------
+
+// Outside the lock: reserve the node pool the first time one may be needed.
+// Its pages fault in as nodes are first used.  If the reservation fails the
+// cache keeps nothing new (freed ranges are unmapped) until a later call
+// succeeds.
+void RegionCache::ensure_pool() noexcept {
+  if (pool_.load(std::memory_order_acquire) != nullptr || options_.max_nodes == 0) return;
+  const std::size_t bytes = options_.max_nodes * sizeof(FreeRange);
+  void* p = region::reserve(bytes, 0);
+  if (p == nullptr) return;
+  FreeRange* expected = nullptr;
+  if (!pool_.compare_exchange_strong(expected, static_cast<FreeRange*>(p), std::memory_order_acq_rel))
+    (void)region::release(p, bytes);  // another thread installed one first
+}
+
+FreeRange* RegionCache::new_node() noexcept {
+  if (FreeRange* n = free_nodes_) {
+    free_nodes_ = n->next_free;
+    return n;
+  }
+  FreeRange* pool = pool_.load(std::memory_order_acquire);
+  if (pool == nullptr || pool_used_ == options_.max_nodes) return nullptr;
+  return ::new (static_cast<void*>(pool + pool_used_++)) FreeRange{};
+}
+
+void RegionCache::free_node(FreeRange* n) noexcept {
+  n->next_free = free_nodes_;
+  free_nodes_ = n;
+}
+
+// ---- the trees -----------------------------------------------------------------------
+
+// n goes at the back of its age list: its since_ms must be the latest time
+// seen (clock()), which keeps every age list in time order.
+void RegionCache::link(FreeRange* n) noexcept {
+  by_address_.insert(*n);
+  by_size(n->dirty).insert(*n);
+  by_age(n->dirty).push_back(*n);
+  (n->dirty ? dirty_bytes_ : clean_bytes_) += n->size;
+}
+
+void RegionCache::unlink(FreeRange* n) noexcept {
+  by_address_.erase(by_address_.iterator_to(*n));
+  SizeTree& sizes = by_size(n->dirty);
+  sizes.erase(sizes.iterator_to(*n));
+  AgeList& ages = by_age(n->dirty);
+  ages.erase(ages.iterator_to(*n));
+  (n->dirty ? dirty_bytes_ : clean_bytes_) -= n->size;
+}
+
+// The smallest range in that state holding `need` bytes (exactly `need`
+// without split_coalesce), or nullptr.
+FreeRange* RegionCache::best_fit(bool dirty, std::size_t need) noexcept {
+  SizeTree& sizes = by_size(dirty);
+  auto it = sizes.lower_bound(need, SizeOrder{});
+  if (it == sizes.end() || (!options_.split_coalesce && it->size != need)) return nullptr;
+  return &*it;
+}
+
+// Put [base, base+size) in the trees, merged with its free neighbours in the
+// same state and origin.  `node` (a busy range's own, or nullptr) describes
+// it; nullptr if no node was free (nothing changed then: the caller still owns
+// the range).
+FreeRange* RegionCache::insert(char* base, std::size_t size, bool dirty, std::uint32_t origin, std::uint64_t now,
+                               FreeRange* node) noexcept {
+  FreeRange* prev = nullptr;
+  FreeRange* next = nullptr;
+  auto it = by_address_.lower_bound(base, AddressOrder{});
+  TINYALLOC_ASSERT(it == by_address_.end() || it->base >= base + size);  // a range given back twice?
+  if (options_.split_coalesce) {
+    if (it != by_address_.end() && it->base == base + size && it->dirty == dirty && it->origin == origin) next = &*it;
+    if (it != by_address_.begin()) {
+      FreeRange& before = *std::prev(it);
+      TINYALLOC_ASSERT(before.base + before.size <= base);
+      if (before.base + before.size == base && before.dirty == dirty && before.origin == origin) prev = &before;
+    }
+  }
+  FreeRange* n = node != nullptr ? node : prev != nullptr ? prev : next != nullptr ? next : new_node();
+  if (n == nullptr) return nullptr;
+  for (FreeRange* neighbour : {prev, next}) {
+    if (neighbour == nullptr) continue;
+    unlink(neighbour);
+    if (neighbour->base < base) base = neighbour->base;
+    size += neighbour->size;
+    ++merges_;
+    if (neighbour != n) free_node(neighbour);
+  }
+  n->base = base;
+  n->size = size;
+  n->dirty = dirty;
+  n->origin = origin;
+  n->since_ms = now;
+  link(n);
+  return n;
+}
+
+// Take the oldest dirty range out of the trees, or only its last `want` bytes
+// (rounded up to the granule) if that is less and a node is free for the piece.
+FreeRange* RegionCache::take_oldest_dirty(std::size_t want) noexcept {
+  FreeRange* n = &dirty_age_.front();
+  const std::size_t piece = region::align_up(want, kGranule);
+  if (options_.split_coalesce && piece < n->size) {
+    if (FreeRange* p = new_node()) {
+      // n keeps its base (so its place in by_address_) and its age.
+      dirty_by_size_.erase(dirty_by_size_.iterator_to(*n));
+      n->size -= piece;
+      dirty_by_size_.insert(*n);
+      dirty_bytes_ -= piece;
+      p->base = n->base + n->size;
+      p->size = piece;
+      p->dirty = true;
+      p->origin = n->origin;
+      p->since_ms = n->since_ms;
+      ++splits_;
+      return p;
+    }
+  }
+  unlink(n);
+  return n;
+}
+
+// Take the first `bytes` of free range n (all of it, or cut: the rest stays,
+// as it was).  Returns their address.
+char* RegionCache::take_front(FreeRange* n, std::size_t bytes) noexcept {
+  char* const base = n->base;
+  if (n->size == bytes) {
+    unlink(n);
+    free_node(n);
+    return base;
+  }
+  // n's place in by_address_ holds (the rest lies inside the old range); only
+  // its size key changes.
+  const bool dirty = n->dirty;
+  SizeTree& sizes = by_size(dirty);
+  sizes.erase(sizes.iterator_to(*n));
+  n->base += bytes;
+  n->size -= bytes;
+  sizes.insert(*n);
+  (dirty ? dirty_bytes_ : clean_bytes_) -= bytes;
+  if (!dirty) {  // just used: its idle time starts again (the clock is read in the vDSO, no system call)
+    clean_age_.erase(clean_age_.iterator_to(*n));
+    n->since_ms = clock(region::now_ms());
+    clean_age_.push_back(*n);
+  }
+  ++splits_;
+  return base;
+}
+
+// ---- time and decay ------------------------------------------------------------------
+
+std::uint64_t RegionCache::clock(std::uint64_t now) noexcept {
+  if (now > last_now_) last_now_ = now;
+  return last_now_;
+}
+
+void RegionCache::advance_epoch(std::uint64_t now) noexcept {
+  const std::uint64_t e = now / epoch_ms_;
+  if (e <= epoch_) return;
+  const std::uint64_t shift = e - epoch_;
+  for (std::size_t i = kEpochs; i-- > 0;) freed_[i] = i >= shift ? freed_[i - shift] : 0;
+  epoch_ = e;
+}
+
+// The dirty bytes the decay curve allows now: freed[i] x (kEpochs - i) / kEpochs
+// summed over the last kEpochs epochs (i = 0 is the current one).
+std::size_t RegionCache::allowed_dirty() const noexcept {
+  if (options_.purge_delay_ms == 0) return 0;
+  std::size_t sum = 0;
+  for (std::size_t i = 0; i < kEpochs; ++i) sum += freed_[i] / kEpochs * (kEpochs - i);
+  return sum;
+}
+
+void RegionCache::collect_over_ceiling(AgeList& out) noexcept {
+  while (dirty_bytes_ > options_.max_bytes && !dirty_age_.empty())
+    out.push_back(*take_oldest_dirty(dirty_bytes_ - options_.max_bytes));
+}
+
+// When purge() should next look: the next epoch boundary while anything is
+// dirty (decay), or the oldest dirty range's delay (decay off).  Not later:
+// the heap's purge thread sleeps until the time it last read here, and a range
+// freed meanwhile must not wait longer than that.  Clean ranges hold no
+// memory, only address space: they set no time of their own, and are unmapped
+// by the purges that run anyway (and by flush()).
+void RegionCache::update_next_purge() noexcept {
+  std::uint64_t next = kNever;
+  if (dirty_bytes_ != 0) {
+    if (!options_.decay)
+      next = dirty_age_.front().since_ms + options_.purge_delay_ms;
+    else
+      next = options_.purge_delay_ms == 0 ? 0 : (epoch_ + 1) * epoch_ms_;
+  }
+  next_purge_ms_.store(next, std::memory_order_relaxed);
+}
+
+// ---- system calls, outside the lock ----------------------------------------------------
+
+// Decommit busy ranges, then put them back clean (merging with clean
+// neighbours); one whose madvise failed goes back dirty, for a later purge.
+void RegionCache::decommit_outside_lock(AgeList& batch) noexcept {
+  if (batch.empty()) return;
+  for (FreeRange& n : batch) n.dirty = !region::decommit(n.base, n.size);  // a failure is counted by region
+  const std::uint64_t now = region::now_ms();
+  lock();
+  const std::uint64_t t = clock(now);
+  while (!batch.empty()) {
+    FreeRange* n = &batch.front();
+    batch.pop_front();
+    if (!n->dirty) ++purges_;
+    insert(n->base, n->size, n->dirty, n->origin, t, n);
+  }
+  update_next_purge();
+  unlock();
+}
+
+// Unmap busy ranges; one whose munmap failed (the kernel could not split a
+// mapping: vm.max_map_count) is kept, clean or dirty as it was.
+void RegionCache::unmap_outside_lock(AgeList& batch) noexcept {
+  if (batch.empty()) return;
+  for (FreeRange& n : batch) n.unmapped = region::release(n.base, n.size, n.dirty);  // failures: counted by region
+  const std::uint64_t now = region::now_ms();
+  lock();
+  const std::uint64_t t = clock(now);
+  while (!batch.empty()) {
+    FreeRange* n = &batch.front();
+    batch.pop_front();
+    if (n->unmapped) {
+      ++unmaps_;
+      free_node(n);
+    } else {
+      insert(n->base, n->size, n->dirty, n->origin, t, n);
+    }
+  }
+  update_next_purge();
+  unlock();
+}
+
+// ---- the strategy ------------------------------------------------------------------------
+
+// A block is handed its range's pages (`bytes`, rounded to pages); the rest of
+// the range's last granule is its slack: in no tree, given back with it
+// (give_back rounds up), counted as committed while the block lives.
+Mapping RegionCache::obtain(std::size_t bytes, std::size_t alignment) noexcept {
+  if (bytes == 0 || bytes > kMaxRequest) return {};
+  const std::size_t pages = region::align_up(bytes, region::page_size());
+  const std::size_t need = region::align_up(bytes, kGranule);
+  if (alignment <= kGranule) {  // every range is granule-aligned
+    lock();
+    FreeRange* n = best_fit(true, need);
+    if (n == nullptr) n = best_fit(false, need);
+    if (n != nullptr) {
+      // The front: a block grows in place into the range after it.
+      const bool dirty = n->dirty;
+      const std::uint32_t origin = n->origin;
+      char* const base = take_front(n, need);
+      ++hits_;
+      if (!dirty) ++clean_hits_;
+      update_next_purge();
+      unlock();
+      if (!dirty) region::commit(base, need);  // accounting only: its pages fault in when touched
+      return {base, pages, !dirty, origin};
+    }
+    unlock();
+  }
+  // New address space: a chunk, whose rest is kept as a clean range.  When
+  // the OS refuses, try the exact size, then empty the cache and try again.
+  std::size_t size = need;
+  if (options_.split_coalesce && alignment <= kGranule)
+    size = need <= kChunkSize / 2 ? kChunkSize : need <= kMaxChunk / 2 ? 2 * need : need;
+  char* p = static_cast<char*>(region::reserve(size, alignment));
+  if (p == nullptr && size != need) p = static_cast<char*>(region::reserve(size = need, alignment));
+  if (p == nullptr) {
+    flush();
+    p = static_cast<char*>(region::reserve(size = need, alignment));
+    if (p == nullptr) return {};
+  }
+  if (size != need) ensure_pool();
+  const std::uint64_t now = region::now_ms();
+  lock();
+  ++misses_;
+  const std::uint32_t origin = ++origins_;
+  const bool kept = size == need || insert(p + need, size - need, false, origin, clock(now), nullptr) != nullptr;
+  if (!kept) ++evictions_;
+  update_next_purge();
+  unlock();
+  if (!kept) (void)region::release(p + need, size - need);  // no node for it; a failure is counted by region
+  region::commit(p, need);
+  return {p, pages, true, origin};
+}
+
+void RegionCache::give_back(const Mapping& m) noexcept {
+  if (m.base == nullptr || m.size == 0) return;
+  if (!granular(m.base, 0)) {  // not of this cache's making: it cannot be a range
+    (void)region::release(m.base, m.size, true);
+    return;
+  }
+  const std::size_t size = region::align_up(m.size, kGranule);  // with the block's slack
+  ensure_pool();
+  const std::uint64_t now = region::now_ms();
+  AgeList over;
+  lock();
+  const std::uint64_t t = clock(now);
+  advance_epoch(t);
+  if (insert(m.base, size, true, m.origin, t, nullptr) == nullptr) {
+    ++evictions_;  // no node left: back to the OS rather than lost
+    unlock();
+    (void)region::release(m.base, size, true);  // a failure is counted by region
+    return;
+  }
+  freed_[0] += size;
+  collect_over_ceiling(over);
+  update_next_purge();
+  unlock();
+  decommit_outside_lock(over);
+}
+
+void RegionCache::purge(std::uint64_t now_ms, bool force) noexcept {
+  if (!force && now_ms < next_purge_ms_.load(std::memory_order_relaxed)) return;
+  AgeList to_decommit, to_unmap;
+  lock();
+  const std::uint64_t t = clock(now_ms);
+  advance_epoch(t);
+  if (force) {
+    // Clean ranges first: the ones decommitted now come back clean afterwards.
+    while (!clean_age_.empty()) {
+      FreeRange* n = &clean_age_.front();
+      unlink(n);
+      to_unmap.push_back(*n);
+    }
+    while (!dirty_age_.empty()) {
+      FreeRange* n = &dirty_age_.front();
+      unlink(n);
+      to_decommit.push_back(*n);
+    }
+  } else {
+    std::size_t allowed = options_.max_bytes;
+    if (options_.decay) {
+      const std::size_t decayed = allowed_dirty();
+      if (decayed < allowed) allowed = decayed;
+    } else {
+      while (!dirty_age_.empty() && dirty_age_.front().since_ms + options_.purge_delay_ms <= t) {
+        FreeRange* n = &dirty_age_.front();
+        unlink(n);
+        to_decommit.push_back(*n);
+      }
+    }
+    while (dirty_bytes_ > allowed && !dirty_age_.empty())
+      to_decommit.push_back(*take_oldest_dirty(dirty_bytes_ - allowed));
+    while (!clean_age_.empty() && clean_age_.front().since_ms + options_.unmap_idle_ms <= t) {
+      FreeRange* n = &clean_age_.front();
+      unlink(n);
+      to_unmap.push_back(*n);
+    }
+  }
+  update_next_purge();
+  unlock();
+  unmap_outside_lock(to_unmap);
+  decommit_outside_lock(to_decommit);
+}
+
+void RegionCache::flush() noexcept {
+  AgeList all;
+  lock();
+  for (AgeList* ages : {&dirty_age_, &clean_age_}) {
+    while (!ages->empty()) {
+      FreeRange* n = &ages->front();
+      unlink(n);
+      all.push_back(*n);
+    }
+  }
+  update_next_purge();
+  unlock();
+  unmap_outside_lock(all);
+}
+
+std::size_t RegionCache::grow_in_place(const Mapping& m, std::size_t need, std::size_t want) noexcept {
+  const std::size_t range = region::align_up(m.size, kGranule);
+  if (need <= m.size) return m.size;
+  if (need <= range) return range;  // its own slack: nothing to take
+  if (!options_.split_coalesce) return 0;
+  const std::size_t more = region::align_up(need, kGranule) - range;
+  const std::size_t wanted = want > need ? region::align_up(want, kGranule) - range : more;
+  lock();
+  auto it = by_address_.find(m.base + range, AddressOrder{});
+  if (it == by_address_.end() || it->size < more || it->origin != m.origin) {
+    unlock();
+    return 0;
+  }
+  FreeRange* n = &*it;
+  const std::size_t take = n->size < wanted ? n->size : wanted;
+  const bool dirty = n->dirty;
+  char* const at = take_front(n, take);
+  update_next_purge();
+  unlock();
+  if (!dirty) region::commit(at, take);  // accounting only
+  return range + take;
+}
+
+Mapping RegionCache::take_for_move(std::size_t bytes) noexcept {
+  const std::size_t need = region::align_up(bytes, kGranule);
+  lock();
+  FreeRange* n = best_fit(false, need);
+  char* const base = n != nullptr ? take_front(n, need) : nullptr;
+  if (base != nullptr) update_next_purge();
+  const std::uint32_t origin = ++origins_;  // the moved pages are another mapping's
+  unlock();
+  // (Not counted as hits or misses: those count obtain() calls.)
+  if (base != nullptr) return {base, need, true, origin};
+  char* p = static_cast<char*>(region::reserve(need, kGranule));
+  if (p == nullptr) return {};
+  return {p, need, true, origin};
+}
+
+CacheCounters RegionCache::counters() const noexcept {
+  region::LockGuard g(lock_);
+  return CacheCounters{hits_,        misses_,     evictions_, purges_, dirty_bytes_ + clean_bytes_,
+                       dirty_bytes_, clean_hits_, splits_,    merges_, unmaps_};
+}
+
+}  // namespace tinyalloc::large
