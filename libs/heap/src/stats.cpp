@@ -25,6 +25,7 @@ void stats_get(Stats& out) noexcept {
     });
   }
   for (unsigned c = 0; c < size_class::kCount; ++c) out.small_total += out.served[c];
+  out.large_strategy = g.large->name();
   out.large = g.large->counters();
   out.cache = g.large->cache_counters();
   out.arena = g.arena.counters();
@@ -113,7 +114,7 @@ void print_table(Writer write, void* arg) noexcept {
   p.line("  %-16s %s: segments %s (%zu windows), large blocks %s (%llu)\n", "in use",
          human(s.in_use_small + s.in_use_large, a), human(s.in_use_small, b), s.in_use_small / kSegmentSize,
          human(s.in_use_large, c), u(s.large.allocations - s.large.frees));
-  p.line("  large (%-6s)   allocations %llu, frees %llu, resized in place %llu, moved %llu\n", g.large->name(),
+  p.line("  large (%-7s)  allocations %llu, frees %llu, resized in place %llu, moved %llu\n", g.large->name(),
          u(s.large.allocations), u(s.large.frees), u(s.large.in_place_resizes), u(s.large.moved_resizes));
   p.line("  %-16s hits %llu, misses %llu, evictions %llu, purges %llu, holding %s\n", "large cache", u(s.cache.hits),
          u(s.cache.misses), u(s.cache.evictions), u(s.cache.purges), human(s.cache.cached_bytes, a));

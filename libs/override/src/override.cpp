@@ -158,7 +158,7 @@ unsigned long long ull(std::uint64_t v) noexcept { return static_cast<unsigned l
 bool write_info(FILE* fp) noexcept {
   Stats s;
   stats_get(s);
-  const char* const strategy = options().large == LargeStrategy::Direct ? "direct" : "cached";
+  const char* const strategy = s.large_strategy;
   bool ok = std::fprintf(fp, "<malloc version=\"tinyalloc-1\">\n<sizes counting=\"%d\">\n", s.counting ? 1 : 0) >= 0;
   for (unsigned c = 0; c < size_class::kCount && ok; ++c) {
     if (s.served[c] != 0)
@@ -186,7 +186,7 @@ bool write_info(FILE* fp) noexcept {
                           ull(s.cache.purges), s.cache.cached_bytes, s.cache.resident_bytes) >= 0;
   ok = ok && std::fprintf(fp,
                           "<segments carved=\"%llu\" reused=\"%llu\" purged=\"%llu\" unmapped=\"%llu\" dirty=\"%llu\" "
-                          "clean=\"%llu\" abandoned=\"%llu\" reclaimed=\"%llu\"/>\n"
+                          "clean=\"%llu\" abandoned=\"%llu\" adopted=\"%llu\"/>\n"
                           "<threads heaps=\"%llu\"/>\n"
                           "</malloc>\n",
                           ull(s.arena.segments_carved), ull(s.arena.segments_reused), ull(s.arena.segments_purged),

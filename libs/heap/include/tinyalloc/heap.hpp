@@ -199,6 +199,7 @@ struct Stats {
   bool counting;                             ///< per-class counts compiled in (TINYALLOC_STATS); else served[] is all 0
   std::uint64_t served[size_class::kCount];  ///< small blocks handed out, per size class
   std::uint64_t small_total;
+  const char* large_strategy;  ///< the large strategy in force: "regions", "slots" or "direct"
   large::LargeCounters large;
   large::CacheCounters cache;  ///< the large strategy's cache (all 0 for `direct`)
   ArenaCounters arena;
