@@ -11,9 +11,17 @@ namespace {
 
 bool is_power_of_two(std::size_t a) noexcept { return a != 0 && (a & (a - 1)) == 0; }
 
-// From this size on, calloc zeroes a reused large block by discarding its
-// pages rather than writing them.
+// From this size on, calloc zeroes a reused block by discarding its pages
+// (they fault back as zero, like a fresh mapping's) rather than writing them.
 constexpr std::size_t kZeroByDiscard = std::size_t{1} << 20;
+
+void clear(void* p, std::size_t n) noexcept {
+  if (n >= kZeroByDiscard) {
+    region::zero(p, n);
+  } else {
+    std::memset(p, 0, n);
+  }
+}
 
 // Usable bytes at p, a verified live block (p may be inside a small block
 // if its segment hands out aligned blocks).
@@ -39,21 +47,17 @@ void* heap_calloc(std::size_t count, std::size_t size) noexcept {
     // (segment.hpp), which only this thread changes.
     const bool fresh = Segment::of(p)->free_is_zero;
     detail::announce(p, true);  // first: under valgrind the block is the program's only from here
-    std::memset(p, 0, fresh ? sizeof(Block) : n);
+    if (fresh) {
+      std::memset(p, 0, sizeof(Block));
+    } else {
+      clear(p, n);
+    }
     return p;
   }
   void* p = detail::malloc_block(n);
   if (p == nullptr) return nullptr;
   detail::announce(p, true);
-  // A reused large block: for big ones, dropping the pages (they fault back
-  // as zero, like a fresh mapping's) is far cheaper than writing them.
-  if (!large::was_zero(p)) {
-    if (n >= kZeroByDiscard) {
-      region::zero(p, n);
-    } else {
-      std::memset(p, 0, n);
-    }
-  }
+  if (!large::was_zero(p)) clear(p, n);
   return p;
 }
 
