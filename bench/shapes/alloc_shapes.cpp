@@ -34,34 +34,25 @@
 #include <thread>
 #include <vector>
 
+#include "rng.hpp"
+
 namespace {
 
 constexpr std::size_t KiB = 1024;
 constexpr std::size_t MiB = 1024 * KiB;
 constexpr std::size_t kPage = 4096;
 
-// splitmix64, as apps/ini_bench/rng.hpp: fully specified, identical everywhere.
-class Rng {
+// ini_bench's splitmix64 (apps/ini_bench/rng.hpp: fully specified,
+// identical everywhere), plus the log-uniform draw the shapes need.
+class ShapeRng : public Rng {
 public:
-    explicit Rng(std::uint64_t seed) : state_(seed) {}
-    std::uint64_t next() {
-        std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-    }
-    std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
-    /// Uniform in [lo, hi] (modulo bias is harmless here).
-    std::size_t between(std::size_t lo, std::size_t hi) { return lo + below(hi - lo + 1); }
+    using Rng::Rng;
     /// Log-uniform in [lo, hi]: every power of two in the range is as likely.
     std::size_t log_uniform(std::size_t lo, std::size_t hi) {
         const double u = static_cast<double>(next() >> 11) * 0x1.0p-53;  // [0, 1)
         const auto n = static_cast<std::size_t>(std::exp(std::log(double(lo)) + u * std::log(double(hi) / lo)));
         return n < lo ? lo : n > hi ? hi : n;
     }
-
-private:
-    std::uint64_t state_;
 };
 
 [[noreturn]] void fail(const char* what, std::size_t n = 0) {
@@ -150,7 +141,7 @@ struct Outcome {
 Outcome large_churn(bool smoke, std::uint64_t seed) {
     constexpr std::size_t kLive = 20;
     const std::size_t replacements = smoke ? 20 : 400;
-    Rng rng(seed);
+    ShapeRng rng(seed);
     std::uint64_t serial = 0, sum = 0;
     struct Block {
         unsigned char* p;
@@ -204,7 +195,7 @@ Outcome medium_two_threads(bool smoke, std::uint64_t seed) {
     std::vector<void*> leftovers[2];
 
     auto worker = [&](int t) {
-        Rng rng(seed + 1000 * static_cast<std::uint64_t>(t + 1));
+        ShapeRng rng(seed + 1000 * static_cast<std::uint64_t>(t + 1));
         std::uint64_t serial = static_cast<std::uint64_t>(t) << 30, sum = 0;
         auto medium = [&] {
             const std::size_t n = rng.log_uniform(32 * KiB, 1 * MiB);
@@ -274,7 +265,7 @@ Outcome thread_rounds(bool smoke, std::uint64_t seed) {
         for (std::size_t k = 0; k < kThreads; ++k) {
             threads.emplace_back([&, k] {
                 const std::uint64_t id = round * kThreads + k;
-                Rng rng(seed ^ (0x5bd1e995u * (id + 1)));
+                ShapeRng rng(seed ^ (0x5bd1e995u * (id + 1)));
                 std::uint64_t serial = id << 20, sum = 0;
                 std::vector<void*> own;
                 for (std::size_t i = 1; i <= mallocs; ++i) {
