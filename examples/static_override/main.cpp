@@ -32,8 +32,8 @@ int main() {
   const unsigned long long before = served(), large_before = large_served();
 
   // libc allocating on the program's behalf: strdup calls malloc inside libc.
-  std::string big(100000, 'x');
-  char* copy = strdup(big.c_str());                                     // 100 KB: a large block
+  std::string big(2000000, 'x');
+  char* copy = strdup(big.c_str());                                     // 2 MB: a large block
   const bool libc_uses_tinyalloc = large_served() - large_before >= 2;  // the std::string and strdup's copy
   std::free(copy);
 
