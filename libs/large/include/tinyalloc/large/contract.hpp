@@ -1,5 +1,5 @@
-// The large-block contract: the header every large block carries, what a strategy hands out, and the MappingStrategy concept.
-// Part of tinyalloc/large.hpp (include that).
+// The large-block contract: the header every large block carries, what a strategy hands out, and the MappingStrategy
+// concept. Part of tinyalloc/large.hpp (include that).
 #pragma once
 
 #include <atomic>
