@@ -46,6 +46,9 @@ class LargeAllocator {
       errno = ENOMEM;
       return nullptr;
     }
+    // The range may have held a freed block that memcheck still guards
+    // (valgrind builds): the header area is the allocator's again.
+    track::reclaimed(m.base, offset);
     h->become_large();
     h->base = m.base;
     h->mapped = m.size;
