@@ -126,6 +126,89 @@ TEST_CASE("region cache: adjacent freed ranges coalesce, in any order", "[large]
   a.deallocate(sum);
 }
 
+TEST_CASE("region cache: a dirty range too small is used with the clean range after it", "[large][regions]") {
+  LargeAllocator<RegionCache> a(options());
+  void* p = a.allocate(3 * MiB);  // the front of a fresh chunk: its clean rest follows
+  char* const lo = base_of(p);
+  fill(p, 3 * MiB, 3);
+  a.deallocate(p);
+  const CacheCounters before = a.cache_counters();
+  REQUIRE(before.resident_bytes == range_of(3 * MiB));
+  // Needs two granules more than the dirty range has: the dirty range, then
+  // the front of the clean one.
+  const std::size_t size = block_for(range_of(3 * MiB) + 2 * kGranule);
+  void* q = a.allocate(size);
+  REQUIRE(base_of(q) == lo);
+  REQUIRE_FALSE(was_zero(q));
+  const CacheCounters after = a.cache_counters();
+  REQUIRE(after.hits - before.hits == 1);
+  REQUIRE(after.mixed_hits - before.mixed_hits == 1);
+  REQUIRE(after.misses == before.misses);
+  REQUIRE(after.clean_hits == before.clean_hits);
+  REQUIRE(after.resident_bytes == 0);
+  fill(q, size, 4);
+  REQUIRE(check(q, size, 4));
+  a.deallocate(q);
+}
+
+TEST_CASE("region cache: a dirty range too small is used with the clean range before it", "[large][regions]") {
+  LargeAllocator<RegionCache> a(options());
+  void* x = a.allocate(3 * MiB);
+  void* y = a.allocate(3 * MiB);
+  void* z = a.allocate(3 * MiB);  // so that y is followed by a live block
+  REQUIRE(base_of(y) == base_of(x) + range_of(3 * MiB));
+  REQUIRE(base_of(z) == base_of(y) + range_of(3 * MiB));
+  a.deallocate(x);
+  a.purge(region::now_ms(), true);  // x's range decommitted: clean (the chunk's clean rest is unmapped)
+  fill(y, 3 * MiB, 5);
+  a.deallocate(y);  // dirty, after the clean range
+  const CacheCounters before = a.cache_counters();
+  REQUIRE(before.resident_bytes == range_of(3 * MiB));
+  const std::size_t size = block_for(range_of(3 * MiB) + kGranule);
+  void* q = a.allocate(size);
+  REQUIRE(base_of(q) == base_of(y) - kGranule);  // the clean range's last granule, then y's range
+  REQUIRE_FALSE(was_zero(q));
+  const CacheCounters after = a.cache_counters();
+  REQUIRE(after.mixed_hits - before.mixed_hits == 1);
+  REQUIRE(after.misses == before.misses);
+  REQUIRE(after.resident_bytes == 0);
+  fill(q, size, 6);
+  REQUIRE(check(q, size, 6));
+  a.deallocate(q);
+  a.deallocate(z);
+}
+
+TEST_CASE("region cache: blocks and resident ranges stay within 7/6 of the peak in use", "[large][regions]") {
+  // Random replacements of 1-8 MiB blocks, written whole: the free ranges
+  // fragment, and without the ceiling ranges too small to reuse would stay
+  // resident (the decay delay is longer than the test).
+  LargeAllocator<RegionCache> a(options());
+  std::mt19937_64 rng(8);
+  std::uniform_int_distribution<std::size_t> size_of(1 * MiB, 8 * MiB);
+  std::vector<std::pair<void*, std::size_t>> live(12);
+  auto make = [&](std::size_t n) {
+    void* p = a.allocate(n);
+    REQUIRE(p != nullptr);
+    fill(p, n, static_cast<unsigned>(n));
+    return std::make_pair(p, n);
+  };
+  for (auto& b : live) b = make(size_of(rng));
+  std::size_t collected = a.cache_counters().purges;
+  for (int step = 0; step < 600; ++step) {
+    auto& b = live[rng() % live.size()];
+    REQUIRE(check(b.first, b.second, static_cast<unsigned>(b.second)));
+    a.deallocate(b.first);
+    b = make(size_of(rng));
+    const CacheCounters c = a.cache_counters();
+    REQUIRE(c.in_use_bytes + c.resident_bytes <= c.peak_in_use + c.peak_in_use / RegionCache::kPeakSlack);
+  }
+  const CacheCounters end = a.cache_counters();
+  REQUIRE(end.purges > collected);  // the ceiling did decommit
+  REQUIRE(end.hits > end.misses);   // and the cache still served most requests
+  for (auto& b : live) a.deallocate(b.first);
+  REQUIRE(a.cache_counters().in_use_bytes == 0);
+}
+
 TEST_CASE("region cache: freed memory decays back to the OS over the delay", "[large][regions][decay]") {
   constexpr std::uint64_t kDecayMs = 40;
   LargeAllocator<RegionCache> a(options(kDecayMs));
@@ -496,6 +579,7 @@ TEST_CASE("region cache: four threads allocate, resize and free 300 KiB - 20 MiB
   REQUIRE(failures.load() == 0);
   REQUIRE(a.counters().live_bytes == 0);
   const CacheCounters c = a.cache_counters();
+  REQUIRE(c.in_use_bytes == 0);  // moved blocks' old ranges were forgotten, not left counted
   WARN("stress: hits " << c.hits << " (clean " << c.clean_hits << "), misses " << c.misses << ", splits " << c.splits
                        << ", merges " << c.merges << ", purges " << c.purges << ", unmaps " << c.unmaps);
   a.flush();

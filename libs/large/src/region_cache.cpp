@@ -87,21 +87,22 @@ Mapping RegionCache::obtain(std::size_t bytes, std::size_t alignment) noexcept {
   if (bytes == 0 || bytes > kMaxRequest) return {};
   const std::size_t pages = region::align_up(bytes, region::page_size());
   const std::size_t need = region::align_up(bytes, kGranule);
+  AgeList over;
   if (alignment <= kGranule) {  // every range is granule-aligned
     lock();
-    FreeRange* n = best_fit(true, need);
-    if (n == nullptr) n = best_fit(false, need);
-    if (n != nullptr) {
-      // The front: a block grows in place into the range after it.
-      const bool dirty = n->dirty;
-      const std::uint32_t origin = n->origin;
-      char* const base = take_front(n, need);
+    const Cut cut = take_cached(need);
+    if (cut.base != nullptr) {
       ++hits_;
-      if (!dirty) ++clean_hits_;
+      if (cut.clean_bytes == need) ++clean_hits_;
+      if (cut.clean_bytes != 0 && cut.clean_bytes != need) ++mixed_hits_;
+      hand_out(need);
+      collect_over_ceiling(over);
       update_next_purge();
       unlock();
-      if (!dirty) region::commit(base, need);  // accounting only: its pages fault in when touched
-      return {base, pages, !dirty, origin};
+      decommit_outside_lock(over);
+      // Accounting only: these pages fault in when touched.
+      if (cut.clean_bytes != 0) region::commit(cut.clean, cut.clean_bytes);
+      return {cut.base, pages, cut.clean_bytes == need, cut.origin};
     }
     unlock();
   }
@@ -121,11 +122,14 @@ Mapping RegionCache::obtain(std::size_t bytes, std::size_t alignment) noexcept {
   const std::uint64_t now = region::now_ms();
   lock();
   ++misses_;
+  hand_out(need);
   const std::uint32_t origin = ++origins_;
   const bool kept = size == need || insert(p + need, size - need, false, origin, clock(now), nullptr) != nullptr;
   if (!kept) ++evictions_;
+  collect_over_ceiling(over);
   update_next_purge();
   unlock();
+  decommit_outside_lock(over);
   if (!kept) (void)region::release(p + need, size - need);  // no node for it; a failure is counted by region
   region::commit(p, need);
   return {p, pages, true, origin};
@@ -142,6 +146,7 @@ void RegionCache::give_back(const Mapping& m) noexcept {
   const std::uint64_t now = region::now_ms();
   AgeList over;
   lock();
+  forget_locked(size);  // the block's range is the cache's again, whatever becomes of it below
   const std::uint64_t t = clock(now);
   advance_epoch(t);
   if (insert(m.base, size, true, m.origin, t, nullptr) == nullptr) {
@@ -233,6 +238,7 @@ std::size_t RegionCache::grow_in_place(const Mapping& m, std::size_t need, std::
   const std::size_t take = n->size < wanted ? n->size : wanted;
   const bool dirty = n->dirty;
   char* const at = take_front(n, take);
+  hand_out(take);
   update_next_purge();
   unlock();
   if (!dirty) region::commit(at, take);  // accounting only
@@ -246,18 +252,29 @@ Mapping RegionCache::take_for_move(std::size_t bytes) noexcept {
   char* const base = n != nullptr ? take_front(n, need) : nullptr;
   if (base != nullptr) update_next_purge();
   const std::uint32_t origin = ++origins_;  // the moved pages are another mapping's
+  hand_out(need);                           // (forget() takes it back if the move fails)
   unlock();
   // (Not counted as hits or misses: those count obtain() calls.)
   if (base != nullptr) return {base, need, true, origin};
   char* p = static_cast<char*>(region::reserve(need, kGranule));
-  if (p == nullptr) return {};
+  if (p == nullptr) {
+    forget(need);
+    return {};
+  }
   return {p, need, true, origin};
+}
+
+void RegionCache::forget(std::size_t bytes) noexcept {
+  lock();
+  forget_locked(bytes);
+  unlock();
 }
 
 CacheCounters RegionCache::counters() const noexcept {
   region::LockGuard g(lock_);
-  return CacheCounters{hits_,        misses_,     evictions_, purges_, dirty_bytes_ + clean_bytes_,
-                       dirty_bytes_, clean_hits_, splits_,    merges_, unmaps_};
+  return CacheCounters{hits_,        misses_,     evictions_,  purges_, dirty_bytes_ + clean_bytes_,
+                       dirty_bytes_, clean_hits_, splits_,     merges_, unmaps_,
+                       mixed_hits_,  in_use_,     peak_in_use_};
 }
 
 }  // namespace tinyalloc::large

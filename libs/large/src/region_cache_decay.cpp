@@ -28,9 +28,27 @@ std::size_t RegionCache::allowed_dirty() const noexcept {
   return sum;
 }
 
+// Blocks now hold `bytes` more (of ranges taken out of the trees).
+void RegionCache::hand_out(std::size_t bytes) noexcept {
+  in_use_ += bytes;
+  if (in_use_ > peak_in_use_) peak_in_use_ = in_use_;
+}
+
+// Blocks hold `bytes` less (given back, or gone: see forget()).
+void RegionCache::forget_locked(std::size_t bytes) noexcept {
+  TINYALLOC_ASSERT(bytes <= in_use_);
+  in_use_ -= bytes < in_use_ ? bytes : in_use_;
+}
+
+// The most dirty bytes the cache may hold now (see the class comment).
+std::size_t RegionCache::ceiling() const noexcept {
+  const std::size_t room = peak_in_use_ + peak_in_use_ / kPeakSlack - in_use_;
+  return room < options_.max_bytes ? room : options_.max_bytes;
+}
+
 void RegionCache::collect_over_ceiling(AgeList& out) noexcept {
-  while (dirty_bytes_ > options_.max_bytes && !dirty_age_.empty())
-    out.push_back(*take_oldest_dirty(dirty_bytes_ - options_.max_bytes));
+  const std::size_t most = ceiling();
+  while (dirty_bytes_ > most && !dirty_age_.empty()) out.push_back(*take_oldest_dirty(dirty_bytes_ - most));
 }
 
 // When purge() should next look: the next epoch boundary while anything is

@@ -126,10 +126,10 @@ FreeRange* RegionCache::take_oldest_dirty(std::size_t want) noexcept {
   return n;
 }
 
-// Take the first `bytes` of free range n (all of it, or cut: the rest stays,
-// as it was).  Returns their address.
-char* RegionCache::take_front(FreeRange* n, std::size_t bytes) noexcept {
-  char* const base = n->base;
+// Take `bytes` from the front or the back of free range n (all of it, or cut:
+// the rest stays, as it was).  Returns their address.
+char* RegionCache::take_part(FreeRange* n, std::size_t bytes, End end) noexcept {
+  char* const base = end == End::front ? n->base : n->base + n->size - bytes;
   if (n->size == bytes) {
     unlink(n);
     free_node(n);
@@ -140,7 +140,7 @@ char* RegionCache::take_front(FreeRange* n, std::size_t bytes) noexcept {
   const bool dirty = n->dirty;
   SizeTree& sizes = by_size(dirty);
   sizes.erase(sizes.iterator_to(*n));
-  n->base += bytes;
+  if (end == End::front) n->base += bytes;
   n->size -= bytes;
   sizes.insert(*n);
   (dirty ? dirty_bytes_ : clean_bytes_) -= bytes;
@@ -151,6 +151,55 @@ char* RegionCache::take_front(FreeRange* n, std::size_t bytes) noexcept {
   }
   ++splits_;
   return base;
+}
+
+// A block of `need` bytes from the free ranges, cut from the first that has
+// it of: the smallest dirty range that holds it (no page faults); a dirty
+// range together with the clean range beside it (the block reuses the dirty
+// one's resident pages and faults in only the rest; without this, dirty ranges
+// a little too small pile up resident while blocks fault in fresh pages beside
+// them), the largest such of the kMixedProbes largest dirty ranges; the
+// smallest clean range that holds it.  {nullptr} if none.
+RegionCache::Cut RegionCache::take_cached(std::size_t need) noexcept {
+  if (FreeRange* n = best_fit(true, need)) {
+    const std::uint32_t origin = n->origin;
+    return {take_front(n, need), nullptr, 0, origin};
+  }
+  if (options_.split_coalesce) {
+    std::size_t probes = kMixedProbes;
+    for (auto it = dirty_by_size_.rbegin(); it != dirty_by_size_.rend() && probes-- > 0; ++it) {
+      FreeRange* d = &*it;
+      const std::size_t rest = need - d->size;  // > 0: no dirty range holds need
+      const auto at = by_address_.iterator_to(*d);
+      const auto after = std::next(at);
+      FreeRange* clean = nullptr;
+      End end = End::front;
+      if (after != by_address_.end() && !after->dirty && after->origin == d->origin &&
+          after->base == d->base + d->size && after->size >= rest) {
+        clean = &*after;
+      } else if (at != by_address_.begin()) {
+        FreeRange& before = *std::prev(at);
+        if (!before.dirty && before.origin == d->origin && before.base + before.size == d->base &&
+            before.size >= rest) {
+          clean = &before;
+          end = End::back;
+        }
+      }
+      if (clean == nullptr) continue;
+      const std::uint32_t origin = d->origin;
+      char* const base = end == End::front ? d->base : d->base - rest;
+      unlink(d);
+      free_node(d);
+      char* const fresh = take_part(clean, rest, end);
+      return {base, fresh, rest, origin};
+    }
+  }
+  if (FreeRange* n = best_fit(false, need)) {
+    const std::uint32_t origin = n->origin;
+    char* const base = take_front(n, need);
+    return {base, base, need, origin};
+  }
+  return {};
 }
 
 }  // namespace tinyalloc::large

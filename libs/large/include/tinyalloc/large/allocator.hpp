@@ -118,8 +118,10 @@ class LargeAllocator {
       // Released, even a range of the strategy: Linux unmaps the target
       // before it checks the source (EFAULT: the block spans two mappings).
       (void)region::release(target, grown);  // a failure is counted by region
+      if constexpr (RecyclesRanges<Strategy>) strategy_.forget(grown);
       return nullptr;
     }
+    if constexpr (RecyclesRanges<Strategy>) strategy_.forget(old_range);  // those addresses are gone
     // h is unmapped now: only its address is used below (the map entry, and
     // the header's new place).
     region::commit(target + old_range, grown - old_range);  // accounting: the new tail is in use

@@ -50,6 +50,9 @@ struct CacheCounters {
   std::size_t splits;          ///< a range larger than the request was cut, the rest kept
   std::size_t merges;          ///< a range joined an address-adjacent free neighbour
   std::size_t unmaps;          ///< clean ranges unmapped (idle long enough, forced, or flushed)
+  std::size_t mixed_hits;      ///< hits cut from a dirty range and the clean range beside it
+  std::size_t in_use_bytes;    ///< range bytes blocks hold now (the resident ceiling's basis)
+  std::size_t peak_in_use;     ///< the most in_use_bytes has been
 };
 
 /// The contract of a large-block strategy.  Every function may be called from
@@ -124,6 +127,8 @@ concept RecyclesRanges = MappingStrategy<S> && requires(S s, const Mapping& m, s
   noexcept->std::same_as<std::size_t>;
   { s.take_for_move(n) }
   noexcept->std::same_as<Mapping>;
+  { s.forget(n) }
+  noexcept;
   { S::kGranule } -> std::convertible_to<std::size_t>;
 };
 

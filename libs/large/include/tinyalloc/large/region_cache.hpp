@@ -84,15 +84,23 @@ struct FreeRange {
 /// in no tree, so no neighbour merges with them) and put back afterwards.
 ///
 /// Bounds: at most max_nodes free ranges; when no node is left a freed range is
-/// unmapped (counted as an eviction) rather than lost.  Resident cached bytes
-/// never exceed max_bytes after give_back() returns (unless madvise failed:
-/// those ranges stay dirty, counted by region, for the next purge).
+/// unmapped (counted as an eviction) rather than lost.  After every obtain()
+/// and give_back() the resident cached (dirty) bytes are at most the ceiling,
+///   min(max_bytes, peak + peak / kPeakSlack - in use)
+/// where "in use" is what blocks hold now and "peak" its highest value so far:
+/// blocks and the cache's resident ranges together never exceed 7/6 of the
+/// most the blocks ever held, however the free ranges fragment (a dirty range
+/// too small for any request would otherwise stay resident until it decays).
+/// The oldest dirty bytes go first.  (A failed madvise leaves its range dirty,
+/// counted by region, for the next purge.)
 class RegionCache {
  public:
   static constexpr std::size_t kGranule = kSegmentSize;             // every range's alignment and size unit
   static constexpr std::size_t kChunkSize = std::size_t{64} << 20;  // address space reserved at a time
   static constexpr std::size_t kMaxChunk = std::size_t{1} << 30;    // largest chunk (2 x request above it: exact)
   static constexpr std::size_t kEpochs = 8;                         // decay resolution
+  static constexpr std::size_t kMixedProbes = 8;                    // dirty ranges take_mixed() looks at
+  static constexpr std::size_t kPeakSlack = 6;                      // resident <= peak in use x (1 + 1/kPeakSlack)
 
   explicit RegionCache(const CacheOptions& options = {}) noexcept;
   ~RegionCache();  // flushes and unmaps the node pool (the heap's instance is never destroyed)
@@ -119,6 +127,11 @@ class RegionCache {
   /// such: after the move it is the block's; if the move failed the caller
   /// releases it (the kernel may have unmapped it already).
   Mapping take_for_move(std::size_t bytes) noexcept;
+  /// `bytes` of ranges handed out (obtain, grow_in_place, take_for_move) are
+  /// no longer a block's and will not be given back: mremap moved the block's
+  /// pages away from them, or a failed move released the target.  Keeps the
+  /// count of bytes in use (the ceiling's basis) exact.
+  void forget(std::size_t bytes) noexcept;
 
   CacheCounters counters() const noexcept;
   const CacheOptions& options() const noexcept { return options_; }
@@ -160,13 +173,27 @@ class RegionCache {
   void link(FreeRange* n) noexcept;
   void unlink(FreeRange* n) noexcept;
   FreeRange* best_fit(bool dirty, std::size_t need) noexcept;
-  char* take_front(FreeRange* n, std::size_t bytes) noexcept;
+  enum class End { front, back };
+  char* take_part(FreeRange* n, std::size_t bytes, End end) noexcept;
+  char* take_front(FreeRange* n, std::size_t bytes) noexcept { return take_part(n, bytes, End::front); }
+  /// A block's range cut from the free ranges: `clean_bytes` of it, from
+  /// `clean` on, were decommitted (they fault in as zero when touched).
+  struct Cut {
+    char* base = nullptr;
+    char* clean = nullptr;
+    std::size_t clean_bytes = 0;
+    std::uint32_t origin = 0;
+  };
+  Cut take_cached(std::size_t need) noexcept;
   FreeRange* insert(char* base, std::size_t size, bool dirty, std::uint32_t origin, std::uint64_t now,
                     FreeRange* node) noexcept;
   FreeRange* take_oldest_dirty(std::size_t want) noexcept;
   std::uint64_t clock(std::uint64_t now) noexcept;
   void advance_epoch(std::uint64_t now) noexcept;
   std::size_t allowed_dirty() const noexcept;
+  void hand_out(std::size_t bytes) noexcept;
+  void forget_locked(std::size_t bytes) noexcept;
+  std::size_t ceiling() const noexcept;
   void collect_over_ceiling(AgeList& out) noexcept;
   void update_next_purge() noexcept;
   void decommit_outside_lock(AgeList& batch) noexcept;
@@ -179,6 +206,7 @@ class RegionCache {
   AddressTree by_address_;
   AgeList dirty_age_, clean_age_;
   std::size_t dirty_bytes_ = 0, clean_bytes_ = 0;
+  std::size_t in_use_ = 0, peak_in_use_ = 0;  ///< range bytes blocks hold (handed out, not given back), and its peak
   // The node pool: reserved on first use (outside the lock; installed under it).
   std::atomic<FreeRange*> pool_{nullptr};
   std::size_t pool_used_ = 0;
@@ -190,7 +218,7 @@ class RegionCache {
   std::uint32_t origins_ = 0;                                    ///< the last origin given to a reservation
   std::atomic<std::uint64_t> next_purge_ms_{~std::uint64_t{0}};  // read without the lock
   std::size_t hits_ = 0, clean_hits_ = 0, misses_ = 0, evictions_ = 0, purges_ = 0, splits_ = 0, merges_ = 0,
-              unmaps_ = 0;
+              unmaps_ = 0, mixed_hits_ = 0;
 };
 
 }  // namespace tinyalloc::large
