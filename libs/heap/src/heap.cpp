@@ -30,7 +30,7 @@ void set_current(Heap* h, unsigned c) noexcept {
 }
 
 void release_segment(Globals& g, Segment* s) noexcept {
-  TINYALLOC_ASSERT(s->is_unused() && s->check());
+  TINYALLOC_ASSERT(s->all_returned() && s->check());
   g.arena.release(s, region::now_ms());
   purge_soon();
 }
@@ -56,19 +56,19 @@ Heap* heap_create(Globals& g) noexcept {
   return h;
 }
 
-/// Make an ownerless segment one of h's.  A remote free that read "no owner"
-/// before this publishes h may push after the take below without telling h;
-/// so the segment goes on `available`, never `full`: refill() visits it (and
-/// takes its remote list) before it can be marked full, and from then on
-/// remote frees see h.
+/// Make an ownerless segment one of h's (or give it back if other threads
+/// freed all its blocks).  A remote free that read "no owner" before this
+/// publishes h pushes onto the segment's list without telling h; so the
+/// segment goes on `available`, never `full`: refill() visits it (and takes
+/// its remote list) before it can be marked full, and from then on remote
+/// frees see h.
 void adopt(Globals& g, Heap* h, Segment* s) noexcept {
-  s->adopt(h);
   g.abandoned.count_adopted();
-  s->take_thread_free();
-  if (s->is_unused()) {
+  if (s->all_returned()) {
     release_segment(g, s);
     return;
   }
+  s->adopt(h);
   h->queues[s->size_class].available.push_back(*s);
   set_current(h, s->size_class);
 }
@@ -199,9 +199,7 @@ void heap_release_empty(Heap* h) noexcept {
   Globals& g = globals();
   for (unsigned c = 0; c < size_class::kCount; ++c) {
     Segment* s = h->queues[c].current();
-    if (s == nullptr) continue;
-    s->take_thread_free();
-    if (!s->is_unused()) continue;
+    if (s == nullptr || !s->all_returned()) continue;
     h->queues[c].remove(*s);
     release_segment(g, s);
     set_current(h, c);
@@ -220,8 +218,9 @@ void heap_abandon(Heap* h) noexcept {
     while (!q.empty()) {
       Segment* s = q.available.empty() ? &q.full.front() : &q.available.front();
       q.remove(*s);
-      s->take_thread_free();
-      if (s->is_unused()) {
+      // What other threads freed stays on the segment's list for whoever
+      // adopts it: taking it here would walk it to splice it.
+      if (s->all_returned()) {
         release_segment(g, s);
         continue;
       }

@@ -37,8 +37,7 @@ void reclaim_abandoned(Globals& g, bool force) noexcept {
   SegmentList keep;
   const std::uint64_t now = region::now_ms();
   while (Segment* s = g.abandoned.pop()) {
-    s->take_thread_free();
-    if (s->is_unused()) {
+    if (s->all_returned()) {
       TINYALLOC_ASSERT(s->check());
       g.arena.release(s, now);
     } else {

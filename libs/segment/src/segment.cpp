@@ -65,24 +65,20 @@ bool Segment::has_thread_free() const noexcept {
 
 bool Segment::take_thread_free() noexcept {
   using namespace thread_free_word;
+  TINYALLOC_ASSERT(blocks.free == nullptr);
   std::uint64_t w = thread_free.load(std::memory_order_relaxed);
   if (head(w) == nullptr) return false;
   // Take the list and its count; keep the hand-off state.
   while (!thread_free.compare_exchange_weak(w, state(w), std::memory_order_acq_rel, std::memory_order_relaxed)) {
   }
-  Block* first = head(w);
-  if (first == nullptr) return false;
+  blocks.free = head(w);
   blocks.used -= count(w);
-  // blocks.free is empty whenever this is called from refill(); when a heap
-  // adopts or sweeps a segment it may not be, so splice rather than overwrite.
-  if (blocks.free != nullptr) {
-    Block* tail = first;
-    for (Block* n; (n = blocks.codec.decode(tail->link)) != nullptr;) tail = n;
-    tail->link = blocks.codec.encode(blocks.free);
-  }
-  blocks.free = first;
   free_is_zero = false;
   return true;
+}
+
+bool Segment::all_returned() const noexcept {
+  return blocks.used == thread_free_word::count(thread_free.load(std::memory_order_acquire));
 }
 
 bool Segment::extend() noexcept {

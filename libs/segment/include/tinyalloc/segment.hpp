@@ -175,7 +175,8 @@ class Segment : public SegmentBase {
 
   /// Move local_free onto an empty blocks.free (owner only).
   bool take_local() noexcept;
-  /// Take every block other threads freed; adjusts `used`.  Owner only.
+  /// Take every block other threads freed onto an empty blocks.free;
+  /// adjusts `used`.  Owner only.
   bool take_thread_free() noexcept;
 
   /// A free from a thread that is not the owner.  Pushed: b is on this
@@ -204,6 +205,11 @@ class Segment : public SegmentBase {
   bool has_thread_free() const noexcept;
   /// Every block is back: nothing allocated, nothing in flight.
   bool is_unused() const noexcept { return blocks.used == 0; }
+  /// Every block is back, counting the remote frees not yet taken: one
+  /// atomic load, no walk of the remote list (which then need not be taken:
+  /// the segment is about to be recycled, and no remote free can arrive
+  /// once no block is live).  For the thread that holds the segment.
+  bool all_returned() const noexcept;
 
   /// Verify the invariants above (walks every list: for tests and
   /// TINYALLOC_ASSERT, by the thread that holds the segment).
