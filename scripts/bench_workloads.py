@@ -73,6 +73,8 @@ WORKLOADS = [
     _micro("large_blocks", "^BM_LargeBlock/", "malloc/free of one block, 64 KiB - 64 MiB"),
     _micro("cross_thread", "^BM_ProducerConsumer/", "producer allocates, consumer thread frees"),
     _micro("thread_churn", "^BM_ThreadChurn", "a short-lived thread per item: 1,000 mallocs, half freed by main"),
+    _micro("remote_collection", "^BM_RemoteFreeCollection/",
+           "owner's malloc after another thread freed into its heap, with N x 256 KiB of full 16 KiB blocks"),
     _micro("live_segments", "^BM_FreeWithLiveSegments/", "free+malloc with N x 256 KiB of live 64 B blocks"),
     _micro("segment_provisioning", "^BM_Segment", "a segment's worth of 1 KiB blocks: fresh / recycled, 1-2 threads"),
     _micro("control", "^BM_Control", "no allocation at all: must stay at 1.00x"),
