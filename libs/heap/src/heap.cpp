@@ -37,7 +37,8 @@ void release_segment(Globals& g, Segment* s) noexcept {
 
 namespace {
 
-Heap* heap_create(Globals& g) noexcept {
+/// A heap for a thread that has none: fresh or recycled storage.
+Heap* heap_construct(Globals& g) noexcept {
   Heap* h = g.heaps.acquire();
   if (h == nullptr) return nullptr;
   TINYALLOC_ASSERT((reinterpret_cast<std::uintptr_t>(h) & kFlagMask) == 0);
@@ -46,11 +47,18 @@ Heap* heap_create(Globals& g) noexcept {
     h->classes[c].current = &g_empty_blocks;
     ::new (&h->queues[c]) ClassQueue();
   }
-  h->next_free = nullptr;
   // Empty: the heap that had this storage drained it after its segments
-  // stopped handing off (heap_abandon), so no stale push can arrive.
+  // stopped handing off (heap_dismantle), so no stale push can arrive.
   TINYALLOC_ASSERT(h->handed_off.load(std::memory_order_relaxed) == nullptr);
   h->handoff_codec = LinkCodec{link_key(h)};
+  return h;
+}
+
+/// This thread's heap: an exited thread's, taken whole, or a new one.
+Heap* heap_create(Globals& g) noexcept {
+  Heap* h = g.heaps.take_parked();
+  if (h == nullptr) h = heap_construct(g);
+  if (h == nullptr) return nullptr;
   tl_heap = h;  // before pthread_setspecific: if that allocates, it finds this heap
   ::pthread_setspecific(g.thread_exit_key, h);
   return h;
@@ -178,7 +186,11 @@ void* malloc_slow(std::size_t size) noexcept {
 }
 
 void segment_emptied(Segment* s) noexcept {
-  Heap* h = static_cast<Heap*>(tl_heap);
+  segment_emptied(static_cast<Heap*>(tl_heap), s);
+  purge_at_safe_point();
+}
+
+void segment_emptied(Heap* h, Segment* s) noexcept {
   ClassQueue& q = h->queues[s->size_class];
   // A small class keeps the segment it allocates from.  A medium one gives
   // it back to the arena (a lock-free push; the next malloc of any class of
@@ -192,7 +204,6 @@ void segment_emptied(Segment* s) noexcept {
   }
   q.remove(*s);
   release_segment(globals(), s);
-  purge_at_safe_point();
 }
 
 void heap_release_empty(Heap* h) noexcept {
@@ -206,8 +217,14 @@ void heap_release_empty(Heap* h) noexcept {
   }
 }
 
-void heap_abandon(Heap* h) noexcept {
-  Globals& g = globals();
+void heap_exit(Heap* h) noexcept {
+  tl_heap = &g_empty_heap;
+  globals().heaps.park(h, region::now_ms());
+  purge_soon();  // a heap left parked is dismantled after the purge delay
+  purge_at_safe_point();
+}
+
+void heap_dismantle(Globals& g, Heap* h) noexcept {
   // No freer may hand off to h once it is recycled: wait out the ones in
   // progress, then take in what they handed off.
   for (unsigned c = 0; c < size_class::kCount; ++c)
@@ -232,9 +249,7 @@ void heap_abandon(Heap* h) noexcept {
     h->classes[c].current = &g_empty_blocks;
   }
   TINYALLOC_ASSERT(h->handed_off.load(std::memory_order_relaxed) == nullptr);
-  tl_heap = &g_empty_heap;
   g.heaps.release(h);
-  purge_at_safe_point();
 }
 
 }  // namespace tinyalloc::detail

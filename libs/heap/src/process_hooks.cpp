@@ -1,5 +1,5 @@
 // The process events the allocator must follow: a thread exiting (its heap
-// is handed over) and fork() (no lock may be inherited held, and the child
+// is parked for the next thread) and fork() (no lock may be inherited held, and the child
 // has no purge thread).
 #include "globals.hpp"
 #include "purge.hpp"
@@ -31,7 +31,7 @@ void fork_child() noexcept {
   purge_after_fork();
 }
 
-void thread_exit(void* heap) noexcept { heap_abandon(static_cast<Heap*>(heap)); }
+void thread_exit(void* heap) noexcept { heap_exit(static_cast<Heap*>(heap)); }
 
 }  // namespace
 
