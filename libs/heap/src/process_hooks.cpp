@@ -28,6 +28,8 @@ void fork_child() noexcept {
   // threads stay as they were (a thread may have been in the middle of
   // changing one): their segments keep those heaps as owners, which no
   // thread of the child ever has, so every free into them is a remote free.
+  // So does a parked heap the purger was dismantling.  Parked heaps are
+  // whole (the pool's lock was held): the child's threads take them.
   purge_after_fork();
 }
 
