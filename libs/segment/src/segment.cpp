@@ -38,6 +38,10 @@ bool Segment::is_block_start(const void* p) const noexcept {
 }
 
 bool Segment::holds_free(const Block* b) const noexcept {
+  // Past the carved blocks nothing is live (refill() may have carved the
+  // segment again from its start since b was handed out).
+  const auto offset = static_cast<std::size_t>(reinterpret_cast<const char*>(b) - reinterpret_cast<const char*>(this));
+  if (offset >= kFirstBlock && (offset - kFirstBlock) / block_size >= extended) return true;
   // Each walk is bounded by the segment's capacity, so a corrupted (cyclic)
   // list cannot hang it.
   auto on = [&](const Block* head) {
@@ -99,6 +103,19 @@ bool Segment::extend() noexcept {
 
 bool Segment::refill() noexcept {
   if (blocks.free != nullptr) return true;
+  if (has_thread_free() && all_returned()) {
+    // Every block is free, some freed by other threads: carve the segment
+    // again from its start rather than hand out their frees' order.
+    // Consecutive mallocs then get neighbouring blocks, as in a fresh segment
+    // (whose pages are still resident).
+    take_thread_free();
+    track::reclaimed(first_block(), std::size_t{extended} * block_size);
+    blocks.free = nullptr;
+    local_free = nullptr;
+    extended = 0;
+    bump_is_zero = false;
+    return extend();
+  }
   return take_local() || take_thread_free() || extend();
 }
 

@@ -164,13 +164,15 @@ class Segment : public SegmentBase {
     const Block* d = blocks.codec.decode(track::peek(&b->link));
     return d == nullptr || same_window(d, b);
   }
-  /// b is on one of this segment's free lists (walks them: owner only, and
-  /// only to confirm a suspected double free).
+  /// b is free: on one of this segment's free lists, or past its carved
+  /// blocks (walks the lists: owner only, and only to confirm a suspected
+  /// double free).
   bool holds_free(const Block* b) const noexcept;
 
   /// Refill blocks.free when it is empty, cheapest source first: the owner's
   /// own frees, then other threads' frees, then fresh blocks from the bump
-  /// area.  Returns false if the segment has no free block at all.
+  /// area.  A segment whose blocks other threads all freed is carved again
+  /// from its start.  Returns false if the segment has no free block at all.
   bool refill() noexcept;
 
   /// Move local_free onto an empty blocks.free (owner only).
