@@ -235,8 +235,8 @@ void heap_dismantle(Globals& g, Heap* h) noexcept {
     while (!q.empty()) {
       Segment* s = q.available.empty() ? &q.full.front() : &q.available.front();
       q.remove(*s);
-      // What other threads freed stays on the segment's list for whoever
-      // adopts it: taking it here would walk it to splice it.
+      // One load tells whether every block is back; what other threads
+      // freed stays on the segment's list for whoever adopts it.
       if (s->all_returned()) {
         release_segment(g, s);
         continue;
