@@ -146,6 +146,14 @@ def recap_table(s):
     return markdown_table(["workload"] + s.allocators, rows)
 
 
+def slowest(s, workload, allocator):
+    """The worst of the workload's metrics: its slowest run over its median
+    (a stall shows here even when the median looks fine)."""
+    worst = [t["max"] / t["median"] for m in s.metrics[workload]
+             if (t := s.time.get((workload, m, allocator))) and t["median"] > 0]
+    return f"{max(worst):.2f}×" if worst else "–"
+
+
 def detail_table(s, workload):
     """One workload: every metric's median per allocator, its ratio to the
     reference, '~' when that difference is within the run-to-run spread."""
@@ -160,6 +168,7 @@ def detail_table(s, workload):
             flag = "~" if s.noise(workload, m, a) else ""
             row.append(f"{fmt_ns(t['median'])} ({fmt_ratio(s.ratio(workload, m, a))}{flag})")
         rows.append(row)
+    rows.append(["slowest run ÷ median"] + [slowest(s, workload, a) for a in s.allocators])
     rows.append(["peak RSS MiB"] + [fmt_mib(s.rss[(workload, a)]["median"]) if (workload, a) in s.rss else "–"
                                     for a in s.allocators])
     rows.append(["minor faults"] + [fmt_count(s.minflt.get((workload, a))) for a in s.allocators])

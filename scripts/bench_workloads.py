@@ -65,6 +65,8 @@ WORKLOADS = [
                                  "4 small per step (item = a step of either thread)"),
     _shape("thread_rounds", "5 rounds (item) of 32 threads x 4,000 mallocs of 8 B-1 KiB, 1% x100, "
                             "1/4 freed by another thread"),
+    _shape("larson", "8 lanes x 20 successive threads x 5,000 replacements (item) of 1,000 live 8-1,000 B blocks; "
+                     "1/16 freed by another lane, the rest by the thread or its successor"),
     _micro("size_classes", "^BM_MallocFree/", "malloc/free pairs, one size at a time, 8 B - 32 KiB"),
     _micro("batch_order", "^BM_Batch/", "allocate 10,000 blocks, free them LIFO / FIFO / random"),
     _micro("realloc_growth", "^BM_ReallocGrow/", "realloc a buffer from 16 B to 64 MiB (x2 or +12% per step)"),
@@ -72,7 +74,9 @@ WORKLOADS = [
     _micro("aligned", "^BM_AlignedAlloc/", "aligned_alloc from 16 B to 1 MiB alignment"),
     _micro("large_blocks", "^BM_LargeBlock/", "malloc/free of one block, 64 KiB - 64 MiB"),
     _micro("cross_thread", "^BM_ProducerConsumer/", "producer allocates, consumer thread frees"),
-    _micro("thread_churn", "^BM_ThreadChurn", "a short-lived thread per item: 1,000 mallocs, half freed by main"),
+    _micro("thread_churn", "^BM_ThreadChurn/", "a short-lived thread per item: 0 / 1 / 1,000 mallocs, half freed by main"),
+    _micro("remote_collection", "^BM_RemoteFreeCollection/",
+           "owner's malloc after another thread freed into its heap, with N x 256 KiB of full 16 KiB blocks"),
     _micro("live_segments", "^BM_FreeWithLiveSegments/", "free+malloc with N x 256 KiB of live 64 B blocks"),
     _micro("segment_provisioning", "^BM_Segment", "a segment's worth of 1 KiB blocks: fresh / recycled, 1-2 threads"),
     _micro("control", "^BM_Control", "no allocation at all: must stay at 1.00x"),

@@ -11,14 +11,14 @@ build=${1:-build-bench-smoke}
 results=$build/bench-results
 scripts/deps.sh time strace libbenchmark-dev
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTINYALLOC_BUILD_APPS=ON -DTINYALLOC_BUILD_BENCH=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" --target tinyalloc_shared ini_bench microbench alloc_shapes maps_probe
+cmake --build "$build" -j"$(nproc)" --target tinyalloc_shared ini_bench microbench alloc_shapes maps_probe lock_bench
 
 run() { python3 scripts/bench_run.py --build "$build" --results "$results" --smoke "$@"; }
 run --allocators glibc,tinyalloc,tinyalloc-direct,tinyalloc-eager --save smoke
 for f in results.json results.csv report.md chart.svg; do
   [[ -s $results/latest/$f ]] || { echo "ci_bench_smoke: $results/latest/$f missing or empty" >&2; exit 1; }
 done
-for w in large_churn medium_two_threads thread_rounds; do
+for w in large_churn medium_two_threads thread_rounds larson remote_collection; do
   grep -q "^### $w:" "$results/latest/report.md" ||
     { echo "ci_bench_smoke: workload $w missing from report.md" >&2; exit 1; }
 done
@@ -30,4 +30,5 @@ grep -q '"maps_after_free_and_trim"' "$results/latest/probe.json" ||
 run --workloads ini_parse_small,control --compare smoke
 grep -q "Before/after: saved run 'smoke'" "$results/latest/report.md" ||
   { echo "ci_bench_smoke: --compare printed no before/after table" >&2; exit 1; }
+"$build/bench/lock_bench" --benchmark_min_time=0.001 >/dev/null  # not a runner workload: it links the lock
 echo "ci_bench_smoke: every benchmark ran"

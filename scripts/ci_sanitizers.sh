@@ -17,7 +17,7 @@ kinds=("$@")
 scripts/deps.sh clang libclang-rt-14-dev
 
 # Suites (ctest names) and their executables.
-tests='^(region|segment|queue|arena|large|api|api_large_direct|threads|threads_large_direct)$'
+tests='^(region|segment|queue|arena|large|api|api_large_direct|threads|threads_large_direct|threads_purge_now)$'
 targets=(test_region test_segment test_queue test_arena test_large test_api test_threads test_stress)
 
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=4 suppressions=$PWD/scripts/tsan.supp"

@@ -1,9 +1,9 @@
-// alloc_shapes: three allocation shapes from issue 8 that the Google
-// Benchmark families cannot express well, because they need a fixed amount
+// alloc_shapes: allocation shapes (three from issue 8, larson from issue 10)
+// that the Google Benchmark families cannot express well, because they need a fixed amount
 // of work (so the system calls and page faults of two allocators are counted
 // for the same work) and several threads with their own lifetimes.
 //
-//   alloc_shapes --shape large_churn|medium_two_threads|thread_rounds [--smoke] [--seed N]
+//   alloc_shapes --shape large_churn|medium_two_threads|thread_rounds|larson [--smoke] [--seed N]
 //
 // Like ini_bench this links no tinyalloc library: every allocation goes to
 // the global malloc, so one binary measures whichever allocator is
@@ -29,6 +29,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -299,16 +300,82 @@ Outcome thread_rounds(bool smoke, std::uint64_t seed) {
     return {"round", rounds, elapsed.count(), total};
 }
 
+// ---- 4. larson: a server whose threads are replaced over time ---------------------
+// After Larson and Krishnan's server benchmark (as run by Hoard and
+// mimalloc-bench; this is our own code).  8 lanes (4 threads per core on 2
+// cores), each a chain of 20 threads (smoke: 2) that follow one another.  A
+// thread holds its lane's 1,000 live blocks of uniform random size 8-1,000 B
+// and makes 5,000 replacements (smoke: 500): a random slot's block is freed --
+// 1 in 16 is handed to the next lane's inbox instead, to be freed by whichever
+// of its threads drains it (every 64 replacements, and at the end of a
+// thread) -- and a new block is allocated and tagged.  Then it starts its
+// successor, hands it the 1,000 blocks and exits: the successor frees blocks a
+// thread that no longer exists allocated.  Timed: everything, from the first
+// lane's first thread to the last join; the first threads allocate their
+// lanes' blocks.  Item = one replacement.
+Outcome larson(bool smoke, std::uint64_t seed) {
+    constexpr std::size_t kLanes = 8, kSlots = 1000;
+    const std::size_t generations = smoke ? 2 : 20, steps = smoke ? 500 : 5000;
+    struct Lane {
+        ShapeRng rng{0};
+        std::uint64_t serial = 0, sum = 0;
+        std::vector<void*> slots;
+        std::vector<std::thread> threads;  // [generation]: started by the one before
+        Inbox inbox;
+    };
+    std::vector<Lane> lanes(kLanes);
+    std::function<void(std::size_t, std::size_t)> run = [&](std::size_t lane, std::size_t generation) {
+        Lane& l = lanes[lane];
+        if (generation == 0)
+            for (void*& p : l.slots) p = tagged_malloc(l.rng.between(8, 1000), ++l.serial);
+        for (std::size_t i = 1; i <= steps; ++i) {
+            void*& slot = l.slots[l.rng.below(kSlots)];
+            if (l.rng.below(16) == 0) {
+                lanes[(lane + 1) % kLanes].inbox.push(slot);
+            } else {
+                l.sum += tagged_free(slot);
+            }
+            slot = tagged_malloc(l.rng.between(8, 1000), ++l.serial);
+            if (i % 64 == 0) l.sum += l.inbox.drain();
+        }
+        l.sum += l.inbox.drain();
+        if (generation + 1 < generations) l.threads[generation + 1] = std::thread(run, lane, generation + 1);
+    };
+    for (std::size_t k = 0; k < kLanes; ++k) {
+        lanes[k].rng = ShapeRng(seed ^ (0x2545f491u * (k + 1)));
+        lanes[k].serial = std::uint64_t{k} << 24;
+        lanes[k].slots.resize(kSlots);
+        lanes[k].threads.resize(generations);
+    }
+    const auto t0 = Clock::now();
+    for (std::size_t k = 0; k < kLanes; ++k) lanes[k].threads[0] = std::thread(run, k, 0);
+    // A thread's successor is stored before it exits: joining it makes the
+    // next one visible.
+    for (Lane& l : lanes)
+        for (std::thread& t : l.threads) t.join();
+    const std::chrono::duration<double> elapsed = Clock::now() - t0;
+    std::uint64_t sum = 0;
+    for (Lane& l : lanes) {
+        sum += l.sum + l.inbox.drain();
+        for (void* p : l.slots) sum += tagged_free(p);
+    }
+    return {"replacement", kLanes * generations * steps, elapsed.count(), sum};
+}
+
 [[noreturn]] void usage(int status) {
-    std::fprintf(status == 0 ? stdout : stderr,
-                 "usage: alloc_shapes --shape large_churn|medium_two_threads|thread_rounds [--smoke] [--seed N]\n"
-                 "  large_churn         20 live 5-25 MiB blocks, value-initialised; 400 replacements\n"
-                 "  medium_two_threads  2 threads x 512 live 32 KiB-1 MiB blocks, a quarter freed by the\n"
-                 "                      other thread, 4 small blocks per step; 30,000 steps per thread\n"
-                 "  thread_rounds       5 rounds of 32 threads x 4,000 mallocs of 8 B-1 KiB (1%% x100),\n"
-                 "                      a quarter freed by the next thread\n"
-                 "  --smoke             tiny sizes (CI: proves it runs)\n"
-                 "  --seed              the random streams' seed (default 8)\n");
+    std::fprintf(
+        status == 0 ? stdout : stderr,
+        "usage: alloc_shapes --shape large_churn|medium_two_threads|thread_rounds|larson [--smoke] [--seed N]\n"
+        "  large_churn         20 live 5-25 MiB blocks, value-initialised; 400 replacements\n"
+        "  medium_two_threads  2 threads x 512 live 32 KiB-1 MiB blocks, a quarter freed by the\n"
+        "                      other thread, 4 small blocks per step; 30,000 steps per thread\n"
+        "  thread_rounds       5 rounds of 32 threads x 4,000 mallocs of 8 B-1 KiB (1%% x100),\n"
+        "                      a quarter freed by the next thread\n"
+        "  larson              8 lanes x 20 successive threads x 5,000 replacements of 1,000 live\n"
+        "                      8-1,000 B blocks; 1/16 freed by the next lane; a successor frees\n"
+        "                      what its predecessor allocated\n"
+        "  --smoke             tiny sizes (CI: proves it runs)\n"
+        "  --seed              the random streams' seed (default 8)\n");
     std::exit(status);
 }
 
@@ -339,6 +406,8 @@ int main(int argc, char** argv) {
         r = medium_two_threads(smoke, seed);
     } else if (shape == "thread_rounds") {
         r = thread_rounds(smoke, seed);
+    } else if (shape == "larson") {
+        r = larson(smoke, seed);
     } else {
         usage(2);
     }

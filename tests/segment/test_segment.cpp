@@ -134,6 +134,39 @@ TEST_CASE("remote frees from many threads are all collected, with their count") 
   REQUIRE(collected.size() == total - 1);
 }
 
+TEST_CASE("a segment whose blocks other threads all freed is carved again from its start") {
+  SegmentMemory mem;
+  Segment* s = Segment::create(mem.p, 1, 64, true);
+  std::vector<Block*> blocks;
+  for (int i = 0; i < 320; ++i) blocks.push_back(pop(s));  // five pages' worth: all that was carved
+  REQUIRE(s->blocks.free == nullptr);
+  std::vector<Block*> scrambled = blocks;
+  std::reverse(scrambled.begin(), scrambled.begin() + 150);
+  std::rotate(scrambled.begin(), scrambled.begin() + 77, scrambled.end());
+  auto free_remotely = [&](std::size_t from) {
+    for (std::size_t i = from; i < scrambled.size(); ++i)
+      REQUIRE(s->push_thread_free(scrambled[i]) == Segment::RemoteFree::Pushed);
+  };
+  // One block still out: the remote frees are handed out as they came.
+  free_remotely(1);
+  REQUIRE(s->refill());
+  REQUIRE(s->blocks.free == scrambled.back());
+  while (s->blocks.free != nullptr) s->blocks.pop();
+  // Every block back: the refill starts over in address order.
+  free_remotely(0);
+  REQUIRE(s->all_returned());
+  REQUIRE(s->refill());
+  REQUIRE(s->blocks.used == 0);
+  Block* first = s->blocks.pop();
+  REQUIRE(first == reinterpret_cast<Block*>(s->first_block()));
+  REQUIRE(s->blocks.pop() == reinterpret_cast<Block*>(s->first_block() + 64));
+  REQUIRE(s->check());
+  // A block past the carved ones cannot be live: it counts as free (a
+  // second free of it is a double free).
+  REQUIRE(s->holds_free(blocks[200]));
+  REQUIRE_FALSE(s->holds_free(first));
+}
+
 TEST_CASE("hand-off: stop_hand_offs waits out a freer, and later frees go to the list") {
   SegmentMemory mem;
   Segment* s = Segment::create(mem.p, 1, 16, true);
@@ -206,10 +239,10 @@ TEST_CASE("check(): holds for a fresh, used and drained segment, and catches a b
   ++s->blocks.used;  // a count that no longer matches the lists
   REQUIRE_FALSE(s->check());
   --s->blocks.used;
+  REQUIRE_FALSE(s->all_returned());                                // b is live
   REQUIRE(s->push_thread_free(b) == Segment::RemoteFree::Pushed);  // still counted as used until collected
   REQUIRE(s->check());
-  REQUIRE(s->take_thread_free());
-  REQUIRE(s->check());
+  REQUIRE(s->all_returned());  // every block is back, b on the remote list
 }
 
 TEST_CASE("is_block_start_fast agrees with the exact test for every offset") {

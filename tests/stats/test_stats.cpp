@@ -99,21 +99,28 @@ TEST_CASE("large cache hits and misses", "[stats]") {
   REQUIRE(after.cache_hits + after.cache_misses - before.cache_hits - before.cache_misses == 5);
 }
 
-TEST_CASE("segments abandoned by an exiting thread are counted, and so is their reclaiming", "[stats]") {
-  const ta_stats_t before = snapshot();
+TEST_CASE("an exited thread's heap is taken whole by the next thread; one left parked is dismantled", "[stats]") {
+  tinyalloc::Stats before, taken, dismantled, reclaimed;
+  tinyalloc::stats_get(before);
   std::vector<void*> left;
   std::thread([&] {
     for (int i = 0; i < 100; ++i) left.push_back(ta_malloc(4000));
-  }).join();  // exits with live blocks: its segments are abandoned
-  const ta_stats_t abandoned = snapshot();
-  REQUIRE(abandoned.segments_abandoned > before.segments_abandoned);
-  // A thread that needs a segment adopts the abandoned ones first.
+  }).join();                                           // exits with live blocks: its heap is parked with them
+  std::thread([] { ta_free(ta_malloc(24)); }).join();  // takes a parked heap whole
+  tinyalloc::stats_get(taken);
+  REQUIRE(taken.heaps_reused > before.heaps_reused);
+  // A forced purge dismantles every parked heap: segments with live blocks
+  // are abandoned...
+  tinyalloc::trim();
+  tinyalloc::stats_get(dismantled);
+  REQUIRE(dismantled.segments_abandoned > before.segments_abandoned);
+  // ...and a thread that needs a segment adopts them first.
   std::thread([&] {
     void* p = ta_malloc(24);
     for (void* q : left) ta_free(q);
     ta_free(p);
   }).join();
-  const ta_stats_t reclaimed = snapshot();
+  tinyalloc::stats_get(reclaimed);
   REQUIRE(reclaimed.segments_adopted > before.segments_adopted);
 }
 

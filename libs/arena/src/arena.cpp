@@ -194,9 +194,11 @@ void Arena::release(Segment* s, std::uint64_t now_ms) noexcept {
   if (detail::push_dirty(dirty_[windows - 1], dirty_count_, s, windows)) arm_purge(now_ms);
 }
 
+// Lock-free like the pools: a segment is decommitted only by the purger that
+// popped it, so two purgers at once (the purge thread and a trim) only share
+// the work; each re-arms the time of what it put back.
 void Arena::purge(std::uint64_t now_ms, bool force) noexcept {
   if (!force && now_ms < next_purge_ms_.load(std::memory_order_relaxed)) return;
-  if (!purge_lock_.try_lock()) return;
   next_purge_ms_.store(~std::uint64_t{0}, std::memory_order_relaxed);
   std::uint64_t earliest_left = ~std::uint64_t{0};
   for (auto& pool : dirty_) {
@@ -223,18 +225,11 @@ void Arena::purge(std::uint64_t now_ms, bool force) noexcept {
     }
   }
   if (earliest_left != ~std::uint64_t{0}) arm_purge(earliest_left + options_.purge_delay_ms);
-  purge_lock_.unlock();
 }
 
-void Arena::lock() noexcept {
-  chunk_lock_.lock();
-  purge_lock_.lock();
-}
+void Arena::lock() noexcept { chunk_lock_.lock(); }
 
-void Arena::unlock() noexcept {
-  purge_lock_.unlock();
-  chunk_lock_.unlock();
-}
+void Arena::unlock() noexcept { chunk_lock_.unlock(); }
 
 ArenaCounters Arena::counters() const noexcept {
   return ArenaCounters{carved_.load(std::memory_order_relaxed),      reused_.load(std::memory_order_relaxed),

@@ -73,7 +73,7 @@ void free_owned(Heap* h, Segment* s, Block* b) noexcept {
     h->queues[s->size_class].mark_available(*s);
     set_current(h, s->size_class);
   }
-  local_free_done(s);
+  if (s->is_unused()) segment_emptied(h, s);
 }
 
 void free_slow(SegmentBase*, void* p) noexcept {

@@ -65,8 +65,12 @@ void say_options(const Options& o, bool from_code) noexcept;
 /// the OS and tries once more.  nullptr with errno = ENOMEM.
 void* large_allocate(Globals& g, std::size_t size, std::size_t alignment) noexcept;
 
-/// Give a thread's segments away at its exit (pthread key destructor).
-void heap_abandon(Heap* h) noexcept;
+/// A thread exits (pthread key destructor): park its heap for the next one.
+void heap_exit(Heap* h) noexcept;
+/// Give the segments of a heap no thread uses away (abandon the ones with
+/// live blocks, release the rest) and recycle its storage.  By whoever took
+/// it from the parked list.
+void heap_dismantle(Globals& g, Heap* h) noexcept;
 /// Return h's empty segments (kept as each class's current one) to the arena.
 void heap_release_empty(Heap* h) noexcept;
 /// The pthread key whose destructor hands an exiting thread's heap over

@@ -30,14 +30,15 @@ void set_current(Heap* h, unsigned c) noexcept {
 }
 
 void release_segment(Globals& g, Segment* s) noexcept {
-  TINYALLOC_ASSERT(s->is_unused() && s->check());
+  TINYALLOC_ASSERT(s->all_returned() && s->check());
   g.arena.release(s, region::now_ms());
   purge_soon();
 }
 
 namespace {
 
-Heap* heap_create(Globals& g) noexcept {
+/// A heap for a thread that has none: fresh or recycled storage.
+Heap* heap_construct(Globals& g) noexcept {
   Heap* h = g.heaps.acquire();
   if (h == nullptr) return nullptr;
   TINYALLOC_ASSERT((reinterpret_cast<std::uintptr_t>(h) & kFlagMask) == 0);
@@ -46,29 +47,36 @@ Heap* heap_create(Globals& g) noexcept {
     h->classes[c].current = &g_empty_blocks;
     ::new (&h->queues[c]) ClassQueue();
   }
-  h->next_free = nullptr;
   // Empty: the heap that had this storage drained it after its segments
-  // stopped handing off (heap_abandon), so no stale push can arrive.
+  // stopped handing off (heap_dismantle), so no stale push can arrive.
   TINYALLOC_ASSERT(h->handed_off.load(std::memory_order_relaxed) == nullptr);
   h->handoff_codec = LinkCodec{link_key(h)};
+  return h;
+}
+
+/// This thread's heap: an exited thread's, taken whole, or a new one.
+Heap* heap_create(Globals& g) noexcept {
+  Heap* h = g.heaps.take_parked();
+  if (h == nullptr) h = heap_construct(g);
+  if (h == nullptr) return nullptr;
   tl_heap = h;  // before pthread_setspecific: if that allocates, it finds this heap
   ::pthread_setspecific(g.thread_exit_key, h);
   return h;
 }
 
-/// Make an ownerless segment one of h's.  A remote free that read "no owner"
-/// before this publishes h may push after the take below without telling h;
-/// so the segment goes on `available`, never `full`: refill() visits it (and
-/// takes its remote list) before it can be marked full, and from then on
-/// remote frees see h.
+/// Make an ownerless segment one of h's (or give it back if other threads
+/// freed all its blocks).  A remote free that read "no owner" before this
+/// publishes h pushes onto the segment's list without telling h; so the
+/// segment goes on `available`, never `full`: refill() visits it (and takes
+/// its remote list) before it can be marked full, and from then on remote
+/// frees see h.
 void adopt(Globals& g, Heap* h, Segment* s) noexcept {
-  s->adopt(h);
   g.abandoned.count_adopted();
-  s->take_thread_free();
-  if (s->is_unused()) {
+  if (s->all_returned()) {
     release_segment(g, s);
     return;
   }
+  s->adopt(h);
   h->queues[s->size_class].available.push_back(*s);
   set_current(h, s->size_class);
 }
@@ -178,7 +186,11 @@ void* malloc_slow(std::size_t size) noexcept {
 }
 
 void segment_emptied(Segment* s) noexcept {
-  Heap* h = static_cast<Heap*>(tl_heap);
+  segment_emptied(static_cast<Heap*>(tl_heap), s);
+  purge_at_safe_point();
+}
+
+void segment_emptied(Heap* h, Segment* s) noexcept {
   ClassQueue& q = h->queues[s->size_class];
   // A small class keeps the segment it allocates from.  A medium one gives
   // it back to the arena (a lock-free push; the next malloc of any class of
@@ -192,24 +204,27 @@ void segment_emptied(Segment* s) noexcept {
   }
   q.remove(*s);
   release_segment(globals(), s);
-  purge_at_safe_point();
 }
 
 void heap_release_empty(Heap* h) noexcept {
   Globals& g = globals();
   for (unsigned c = 0; c < size_class::kCount; ++c) {
     Segment* s = h->queues[c].current();
-    if (s == nullptr) continue;
-    s->take_thread_free();
-    if (!s->is_unused()) continue;
+    if (s == nullptr || !s->all_returned()) continue;
     h->queues[c].remove(*s);
     release_segment(g, s);
     set_current(h, c);
   }
 }
 
-void heap_abandon(Heap* h) noexcept {
-  Globals& g = globals();
+void heap_exit(Heap* h) noexcept {
+  tl_heap = &g_empty_heap;
+  globals().heaps.park(h, region::now_ms());
+  purge_soon();  // a heap left parked is dismantled after the purge delay
+  purge_at_safe_point();
+}
+
+void heap_dismantle(Globals& g, Heap* h) noexcept {
   // No freer may hand off to h once it is recycled: wait out the ones in
   // progress, then take in what they handed off.
   for (unsigned c = 0; c < size_class::kCount; ++c)
@@ -220,8 +235,9 @@ void heap_abandon(Heap* h) noexcept {
     while (!q.empty()) {
       Segment* s = q.available.empty() ? &q.full.front() : &q.available.front();
       q.remove(*s);
-      s->take_thread_free();
-      if (s->is_unused()) {
+      // One load tells whether every block is back; what other threads
+      // freed stays on the segment's list for whoever adopts it.
+      if (s->all_returned()) {
         release_segment(g, s);
         continue;
       }
@@ -233,9 +249,7 @@ void heap_abandon(Heap* h) noexcept {
     h->classes[c].current = &g_empty_blocks;
   }
   TINYALLOC_ASSERT(h->handed_off.load(std::memory_order_relaxed) == nullptr);
-  tl_heap = &g_empty_heap;
   g.heaps.release(h);
-  purge_at_safe_point();
 }
 
 }  // namespace tinyalloc::detail

@@ -10,6 +10,10 @@ namespace tinyalloc::detail {
 void set_current(Heap* h, unsigned c) noexcept;
 /// An unused segment goes back to the arena (and its purge is scheduled).
 void release_segment(Globals& g, Segment* s) noexcept;
+/// s, one of h's segments, has no block out: keep it as its class's
+/// current segment or give it back (the fast path's segment_emptied, for a
+/// heap named explicitly, and without purging).
+void segment_emptied(Heap* h, Segment* s) noexcept;
 /// h frees b, a block of its segment s (possibly full), as its owner.
 void free_owned(Heap* h, Segment* s, Block* b) noexcept;
 /// Free, as the owner, every block other threads handed off to h.

@@ -27,31 +27,41 @@ LargePath* make_large_path(Globals& g, const Options& o) noexcept {
   return ::new (at) LargePathOf<large::RegionCache>("regions", o.large_cache);
 }
 
+constinit region::Lock g_init_lock;
+
+void build_globals() noexcept {
+  const Options o = options_from_environment(g_pending_set ? g_pending : Options{});
+  g_globals = ::new (static_cast<void*>(g_storage)) Globals(o);
+  g_globals->large = make_large_path(*g_globals, o);
+  if (o.verbose) say_options(o, g_pending_set);
+  if (o.show_stats) {
+    const int fd = region::duplicate_fd(2);
+    if (fd >= 0) {
+      g_globals->stats_fd = fd;
+    } else if (o.verbose) {
+      say("TINYALLOC_SHOW_STATS: could not duplicate stderr; the table goes to fd 2 if it is still open");
+    }
+  }
+  create_thread_exit_key(*g_globals);
+}
+
 }  // namespace
 
 Globals& init_globals() noexcept {
-  int expected = 0;
-  if (g_state.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
-    const Options o = options_from_environment(g_pending_set ? g_pending : Options{});
-    g_globals = ::new (static_cast<void*>(g_storage)) Globals(o);
-    g_globals->large = make_large_path(*g_globals, o);
-    if (o.verbose) say_options(o, g_pending_set);
-    if (o.show_stats) {
-      const int fd = region::duplicate_fd(2);
-      if (fd >= 0) {
-        g_globals->stats_fd = fd;
-      } else if (o.verbose) {
-        say("TINYALLOC_SHOW_STATS: could not duplicate stderr; the table goes to fd 2 if it is still open");
-      }
+  bool built_here = false;
+  {
+    // One thread builds; any other arriving meanwhile sleeps on the lock (a
+    // futex) until it is done.  Nothing below allocates, so the builder never
+    // comes back here.
+    region::LockGuard guard(g_init_lock);
+    if (g_state.load(std::memory_order_relaxed) == 0) {
+      g_state.store(1, std::memory_order_relaxed);
+      build_globals();
+      g_state.store(2, std::memory_order_release);
+      built_here = true;
     }
-    create_thread_exit_key(*g_globals);
-    g_state.store(2, std::memory_order_release);
-    install_fork_handlers();  // may allocate: only now that malloc works
-  } else {
-    // Another thread is building (a few microseconds, or it is this thread
-    // re-entering from getenv: impossible, nothing above allocates).
-    while (g_state.load(std::memory_order_acquire) != 2) region::sleep_ms(0);
   }
+  if (built_here) install_fork_handlers();  // may allocate: only now that malloc works
   return *g_globals;
 }
 

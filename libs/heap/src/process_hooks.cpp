@@ -1,5 +1,5 @@
 // The process events the allocator must follow: a thread exiting (its heap
-// is handed over) and fork() (no lock may be inherited held, and the child
+// is parked for the next thread) and fork() (no lock may be inherited held, and the child
 // has no purge thread).
 #include "globals.hpp"
 #include "purge.hpp"
@@ -28,10 +28,12 @@ void fork_child() noexcept {
   // threads stay as they were (a thread may have been in the middle of
   // changing one): their segments keep those heaps as owners, which no
   // thread of the child ever has, so every free into them is a remote free.
+  // So does a parked heap the purger was dismantling.  Parked heaps are
+  // whole (the pool's lock was held): the child's threads take them.
   purge_after_fork();
 }
 
-void thread_exit(void* heap) noexcept { heap_abandon(static_cast<Heap*>(heap)); }
+void thread_exit(void* heap) noexcept { heap_exit(static_cast<Heap*>(heap)); }
 
 }  // namespace
 

@@ -25,6 +25,8 @@ std::uint64_t next_due(Globals& g, std::uint64_t now) noexcept {
   std::uint64_t due = g.arena.next_purge_ms();
   const std::uint64_t large_due = g.large->next_purge_ms();
   if (large_due < due) due = large_due;
+  const std::uint64_t parked = g.heaps.oldest_parked_ms();
+  if (parked != kNever && parked + g.options.arena.purge_delay_ms < due) due = parked + g.options.arena.purge_delay_ms;
   if (g_abandoned_frees.load(std::memory_order_relaxed) && now < due) due = now;
   return due;
 }
@@ -37,8 +39,7 @@ void reclaim_abandoned(Globals& g, bool force) noexcept {
   SegmentList keep;
   const std::uint64_t now = region::now_ms();
   while (Segment* s = g.abandoned.pop()) {
-    s->take_thread_free();
-    if (s->is_unused()) {
+    if (s->all_returned()) {
       TINYALLOC_ASSERT(s->check());
       g.arena.release(s, now);
     } else {
@@ -94,6 +95,10 @@ void note_abandoned_free() noexcept {
 }
 
 void purge_due(Globals& g, std::uint64_t now_ms, bool force) noexcept {
+  // Heaps no thread took within the purge delay give their segments away.
+  const std::uint64_t delay = g.options.arena.purge_delay_ms;
+  const std::uint64_t parked_before = force ? kNever : now_ms >= delay ? now_ms - delay : 0;
+  while (Heap* h = g.heaps.take_idle(parked_before)) heap_dismantle(g, h);
   reclaim_abandoned(g, force);
   g.arena.purge(now_ms, force);
   g.large->purge(now_ms, force);

@@ -1,10 +1,11 @@
 // One home for giving memory back to the OS.
 //
-// Three kinds of idle memory wait for the purge delay (TINYALLOC_PURGE_DELAY_MS):
+// Four kinds of idle memory wait for the purge delay (TINYALLOC_PURGE_DELAY_MS):
 // empty segments in the arena's dirty pools, resident mappings in the large
-// cache, and segments of exited threads whose blocks have all been freed by
-// other threads (abandoned, so no owner notices).  purge_due() returns what is
-// due of all three.
+// cache, heaps of exited threads that no new thread took (parked; their
+// segments are then given away), and segments of exited threads whose blocks
+// have all been freed by other threads (abandoned, so no owner notices).
+// purge_due() returns what is due of all four.
 //
 // Who calls it, so memory goes back even when the program goes quiet:
 //   - by default a background thread ("tinyalloc-purge"), started when

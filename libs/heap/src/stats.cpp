@@ -33,6 +33,7 @@ void stats_get(Stats& out) noexcept {
   out.in_use_small = out.arena.windows_held * kSegmentSize;
   out.in_use_large = out.large.live_bytes;
   out.heaps_created = g.heaps.created();
+  out.heaps_reused = g.heaps.reused();
   out.segments_abandoned = g.abandoned.abandoned();
   out.segments_adopted = g.abandoned.adopted();
   out.peak_rss_kib = region::peak_rss_bytes() >> 10;
@@ -122,8 +123,8 @@ void print_table(Writer write, void* arg) noexcept {
   p.line("  %-16s carved %llu, reused %llu, purged %llu, unmapped %llu; pooled: dirty %llu, clean %llu\n", "segments",
          u(s.arena.segments_carved), u(s.arena.segments_reused), u(s.arena.segments_purged),
          u(s.arena.segments_unmapped), u(s.arena.dirty), u(s.arena.clean));
-  p.line("  %-16s heaps created %llu, segments abandoned %llu, adopted %llu\n", "threads", u(s.heaps_created),
-         u(s.segments_abandoned), u(s.segments_adopted));
+  p.line("  %-16s heaps created %llu, reused whole %llu; segments abandoned %llu, adopted %llu\n", "threads",
+         u(s.heaps_created), u(s.heaps_reused), u(s.segments_abandoned), u(s.segments_adopted));
 }
 
 // TINYALLOC_SHOW_STATS=1: print at exit.  A destructor function, not atexit(),

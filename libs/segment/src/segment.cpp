@@ -38,6 +38,10 @@ bool Segment::is_block_start(const void* p) const noexcept {
 }
 
 bool Segment::holds_free(const Block* b) const noexcept {
+  // Past the carved blocks nothing is live (refill() may have carved the
+  // segment again from its start since b was handed out).
+  const auto offset = static_cast<std::size_t>(reinterpret_cast<const char*>(b) - reinterpret_cast<const char*>(this));
+  if (offset >= kFirstBlock && (offset - kFirstBlock) / block_size >= extended) return true;
   // Each walk is bounded by the segment's capacity, so a corrupted (cyclic)
   // list cannot hang it.
   auto on = [&](const Block* head) {
@@ -65,24 +69,20 @@ bool Segment::has_thread_free() const noexcept {
 
 bool Segment::take_thread_free() noexcept {
   using namespace thread_free_word;
+  TINYALLOC_ASSERT(blocks.free == nullptr);
   std::uint64_t w = thread_free.load(std::memory_order_relaxed);
   if (head(w) == nullptr) return false;
   // Take the list and its count; keep the hand-off state.
   while (!thread_free.compare_exchange_weak(w, state(w), std::memory_order_acq_rel, std::memory_order_relaxed)) {
   }
-  Block* first = head(w);
-  if (first == nullptr) return false;
+  blocks.free = head(w);
   blocks.used -= count(w);
-  // blocks.free is empty whenever this is called from refill(); when a heap
-  // adopts or sweeps a segment it may not be, so splice rather than overwrite.
-  if (blocks.free != nullptr) {
-    Block* tail = first;
-    for (Block* n; (n = blocks.codec.decode(tail->link)) != nullptr;) tail = n;
-    tail->link = blocks.codec.encode(blocks.free);
-  }
-  blocks.free = first;
   free_is_zero = false;
   return true;
+}
+
+bool Segment::all_returned() const noexcept {
+  return blocks.used == thread_free_word::count(thread_free.load(std::memory_order_acquire));
 }
 
 bool Segment::extend() noexcept {
@@ -103,6 +103,19 @@ bool Segment::extend() noexcept {
 
 bool Segment::refill() noexcept {
   if (blocks.free != nullptr) return true;
+  if (has_thread_free() && all_returned()) {
+    // Every block is free, some freed by other threads: carve the segment
+    // again from its start rather than hand out their frees' order.
+    // Consecutive mallocs then get neighbouring blocks, as in a fresh segment
+    // (whose pages are still resident).
+    take_thread_free();
+    track::reclaimed(first_block(), std::size_t{extended} * block_size);
+    blocks.free = nullptr;
+    local_free = nullptr;
+    extended = 0;
+    bump_is_zero = false;
+    return extend();
+  }
   return take_local() || take_thread_free() || extend();
 }
 

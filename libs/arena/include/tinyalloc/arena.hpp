@@ -88,8 +88,8 @@ class Arena {
   void release(Segment* s, std::uint64_t now_ms) noexcept;
 
   /// Decommit segments idle longer than the purge delay (all of them if
-  /// `force`).  Cheap when there is nothing due; one caller at a time does
-  /// the work, others return at once.
+  /// `force`).  Cheap when there is nothing due.  Takes no lock: concurrent
+  /// callers share the work.
   void purge(std::uint64_t now_ms, bool force = false) noexcept;
 
   /// When the next purge is due (~0: nothing resident is waiting).
@@ -100,8 +100,11 @@ class Arena {
   /// e.g. under RLIMIT_AS.  Returns the number of segments unmapped.
   std::size_t trim() noexcept;
 
-  /// Hold the arena's two locks (chunk installation, purge) across fork(), so
-  /// the child never inherits one held by a thread that is gone.
+  /// Hold the arena's lock (chunk installation) across fork(), so the child
+  /// never inherits it held by a thread that is gone.  A purge in progress
+  /// in another thread is not waited for: the segments it holds at that
+  /// moment are lost to the child, which never touches them (their pages
+  /// stay shared with the parent's).
   void lock() noexcept;
   void unlock() noexcept;
 
@@ -130,7 +133,6 @@ class Arena {
   Pool<kSpanCapacity> spans_[kMaxWindows];  // [k - 1], k > 1
   std::atomic<std::size_t> dirty_count_{0};
   std::atomic<std::uint64_t> next_purge_ms_{~std::uint64_t{0}};
-  region::Lock purge_lock_;  ///< one purger at a time; others skip (try_lock)
 
   // Current chunk: [cursor_, end_) is not yet carved.  New chunks are
   // reserved without a lock and installed under chunk_lock_ (rare: once per

@@ -6,17 +6,21 @@
 // malloc/free without a call.
 //
 // Who owns what:
-//   - A Heap belongs to one thread (created on its first malloc, handed over
-//     at its exit).  Only that thread writes it, except `handed_off`.
+//   - A Heap belongs to one thread (created on its first malloc, parked at
+//     its exit for the next thread to take whole).  Only that thread writes
+//     it, except `handed_off`.
 //     The heap's address is the owner id in each of its segments' owner word
 //     (segment/header.hpp): unlike a thread id it is never shared with a
 //     thread that did not create it, even across fork().
 //   - A small segment belongs to one heap.  The owner allocates and frees
 //     without locks or atomic read-modify-writes; other threads free into the
 //     segment's atomic thread_free list (segment.hpp).
-//   - When a thread exits, its segments that still hold live blocks are
-//     "abandoned": ownerless, but still receiving remote frees; the next heap
-//     that needs a segment adopts them.  Nothing leaks, later frees still work.
+//   - When a thread exits, its heap is parked whole, segments and all, and
+//     the next new thread takes it (heap_pool.hpp).  A heap left parked
+//     longer than the purge delay is dismantled: its segments that still hold
+//     live blocks are "abandoned": ownerless, but still receiving remote
+//     frees; the next heap that needs a segment adopts them.  Nothing leaks,
+//     later frees still work.
 //
 // Fast paths (one screen each, below):
 //   malloc: size -> class (table load), the free blocks of the heap's current segment for
@@ -67,7 +71,10 @@ struct ClassTable {
 /// A thread's heap.  Its address (equal to its ClassTable's) is its owner id.
 struct Heap : ClassTable {
   ClassQueue queues[size_class::kCount];  ///< the segments it owns, per class
-  Heap* next_free;                        ///< link in the heap pool when unused
+  /// While no thread uses the heap: its link in the heap pool's free or
+  /// parked list, and when it was parked.  Written under the pool's lock.
+  boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>> pool_hook;
+  std::uint64_t parked_at_ms;
 
   /// Blocks other threads freed into this heap's full segments (the
   /// hand-off of segment.hpp): a Treiber stack linked through the blocks'
@@ -211,6 +218,7 @@ struct Stats {
   std::size_t in_use_small;
   std::size_t in_use_large;
   std::size_t heaps_created;
+  std::size_t heaps_reused;  ///< heaps of exited threads a new thread took whole
   std::size_t segments_abandoned;
   std::size_t segments_adopted;  ///< abandoned segments taken over by another heap
   std::size_t peak_rss_kib;

@@ -164,18 +164,21 @@ class Segment : public SegmentBase {
     const Block* d = blocks.codec.decode(track::peek(&b->link));
     return d == nullptr || same_window(d, b);
   }
-  /// b is on one of this segment's free lists (walks them: owner only, and
-  /// only to confirm a suspected double free).
+  /// b is free: on one of this segment's free lists, or past its carved
+  /// blocks (walks the lists: owner only, and only to confirm a suspected
+  /// double free).
   bool holds_free(const Block* b) const noexcept;
 
   /// Refill blocks.free when it is empty, cheapest source first: the owner's
   /// own frees, then other threads' frees, then fresh blocks from the bump
-  /// area.  Returns false if the segment has no free block at all.
+  /// area.  A segment whose blocks other threads all freed is carved again
+  /// from its start.  Returns false if the segment has no free block at all.
   bool refill() noexcept;
 
   /// Move local_free onto an empty blocks.free (owner only).
   bool take_local() noexcept;
-  /// Take every block other threads freed; adjusts `used`.  Owner only.
+  /// Take every block other threads freed onto an empty blocks.free;
+  /// adjusts `used`.  Owner only.
   bool take_thread_free() noexcept;
 
   /// A free from a thread that is not the owner.  Pushed: b is on this
@@ -204,6 +207,11 @@ class Segment : public SegmentBase {
   bool has_thread_free() const noexcept;
   /// Every block is back: nothing allocated, nothing in flight.
   bool is_unused() const noexcept { return blocks.used == 0; }
+  /// Every block is back, counting the remote frees not yet taken: one
+  /// atomic load, no walk of the remote list (which then need not be taken:
+  /// the segment is about to be recycled, and no remote free can arrive
+  /// once no block is live).  For the thread that holds the segment.
+  bool all_returned() const noexcept;
 
   /// Verify the invariants above (walks every list: for tests and
   /// TINYALLOC_ASSERT, by the thread that holds the segment).
