@@ -2,6 +2,7 @@
 #include "purge.hpp"
 
 #include "globals.hpp"
+#include "heap_internal.hpp"
 
 namespace tinyalloc::detail {
 
@@ -40,7 +41,7 @@ void reclaim_abandoned(Globals& g, bool force) noexcept {
     s->take_thread_free();
     if (s->is_unused()) {
       TINYALLOC_ASSERT(s->check());
-      g.arena.release(s, now);
+      retire_segment(g, s, now);
     } else {
       keep.push_back(*s);
     }
