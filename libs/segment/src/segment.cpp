@@ -40,11 +40,13 @@ Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t bl
   s->become(SegmentKind::Small);
   s->blocks = FreeBlocks{};
   s->blocks.codec = LinkCodec{link_key(s)};
+  s->blocks.window_key = s->blocks.codec.key ^ reinterpret_cast<std::uintptr_t>(&s->blocks);
   s->local_free = nullptr;
   s->block_size = block_size;
   s->windows = static_cast<std::uint8_t>(span_windows(block_size));
   const std::size_t room = s->windows * kSegmentSize - kFirstBlock - (guard ? region::page_size() : 0);
   s->capacity = static_cast<std::uint32_t>(room / block_size);
+  s->grid_origin = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(s->first_block()));
   s->grid_shift = static_cast<std::uint8_t>(std::countr_zero(block_size));
   s->grid_inverse = inverse_mod_2_32(block_size >> s->grid_shift);
   for (std::uint32_t& r : s->requested) r = 0;
@@ -97,7 +99,14 @@ bool Segment::take_thread_free() noexcept {
   // adopts or sweeps a segment it may not be, so splice rather than overwrite.
   if (blocks.free != nullptr) {
     Block* tail = first;
-    for (Block* n; (n = blocks.codec.decode(tail->link)) != nullptr;) tail = n;
+    // Hardened: a link that leaves the segment, or a list longer than its
+    // count (a cycle), is reported rather than followed.
+    for (std::uint32_t seen = 1;; ++seen) {
+      Block* n = blocks.codec.decode(tail->link);
+      if (n == nullptr) break;
+      if (kHardened && (!same_window(n, tail) || seen >= count(w))) report_broken_link(tail);
+      tail = n;
+    }
     tail->link = blocks.codec.encode(blocks.free);
   }
   blocks.free = first;

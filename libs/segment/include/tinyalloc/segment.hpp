@@ -60,19 +60,32 @@ struct FreeBlocks {
   Block* free = nullptr;   ///< malloc pops here. Owner only.
   std::uint32_t used = 0;  ///< blocks out of the owner's hands (incl. remote frees not yet collected). Owner only.
   LinkCodec codec{};       ///< set at creation, read-only after
+  /// codec.key ^ this object's address, set at creation: a link XORed with
+  /// it is the next block's address XORed with this one's, a number below
+  /// the segment size exactly when the next block lies in this window.
+  std::uintptr_t window_key = 0;
 
   /// Take the first free block (free != nullptr).  Hardened: the link it
-  /// follows must stay inside this segment, and the block's first word is
-  /// cleared, so a live block never looks like a free one (Segment::looks_free)
-  /// and a block that a free list reaches a second time (freed twice) is
-  /// caught when it would be handed out again: its link no longer decodes.
+  /// follows must stay inside this segment (one XOR and one compare), and the
+  /// block's first word is cleared, so a live block never looks like a free
+  /// one (Segment::looks_free) and a block that a free list reaches a second
+  /// time (freed twice) is caught when it would be handed out again: its
+  /// link no longer decodes.
   Block* pop() noexcept {
     Block* b = free;
-    Block* next = codec.decode(b->link);
+    Block* next;
     if constexpr (kHardened) {
-      // The end of the list fails the first test, and only it passes the second.
-      if (__builtin_expect(!same_window(next, b), 0) && next != nullptr) report_broken_link(b);
+      const std::uintptr_t x = b->link ^ window_key;
+      const auto here = reinterpret_cast<std::uintptr_t>(this);
+      if (__builtin_expect(x >= kSegmentSize, 0)) {
+        if (x != here) report_broken_link(b);  // x == here: the link encodes nullptr, the list's end
+        next = nullptr;
+      } else {
+        next = reinterpret_cast<Block*>(x ^ here);
+      }
       b->link = 0;
+    } else {
+      next = codec.decode(b->link);
     }
     free = next;
     ++used;
@@ -114,6 +127,7 @@ class Segment : public SegmentBase {
   Block* local_free;
   std::uint32_t block_size;
   std::uint32_t capacity;      ///< blocks that fit after the header (1 if it spans several windows)
+  std::uint32_t grid_origin;   ///< first_block()'s address mod 2^32 (grid_index)
   std::uint32_t grid_inverse;  ///< inverse of block_size's odd factor mod 2^32 (grid_index)
   std::uint32_t extended;      ///< blocks carved from the bump area so far
   std::uint8_t grid_shift;     ///< block_size's power of two (grid_index)
@@ -171,8 +185,7 @@ class Segment : public SegmentBase {
   /// every other rel lands on a number with high bits set.  Any thread may
   /// ask: it reads only fields fixed at creation.
   std::uint32_t grid_index(const void* p) const noexcept {
-    const auto rel = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(p) -
-                                                reinterpret_cast<std::uintptr_t>(this) - kFirstBlock);
+    const std::uint32_t rel = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(p)) - grid_origin;
     return std::rotr(rel * grid_inverse, grid_shift);
   }
   /// p is the start of a block of this segment (one multiply, one compare).
