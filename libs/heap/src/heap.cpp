@@ -207,14 +207,31 @@ void* malloc_slow(std::size_t size) noexcept {
   return p;
 }
 
+namespace {
+/// Give back h's emptied medium segments but `keep` (see segment_emptied).
+void release_empty_medium(Heap* h, const Segment* keep) noexcept {
+  for (unsigned c = size_class::kSmallCount; c < size_class::kCount; ++c) {
+    Segment* s = h->queues[c].current();
+    if (s == nullptr || s == keep || !s->is_unused()) continue;
+    h->queues[c].remove(*s);
+    release_segment(globals(), s);
+    set_current(h, c);
+  }
+}
+}  // namespace
+
 void segment_emptied(Segment* s) noexcept {
   Heap* h = static_cast<Heap*>(tl_heap);
   ClassQueue& q = h->queues[s->size_class];
   // A small class keeps the segment it allocates from.  A medium one gives
   // it back to the arena (a lock-free push; the next malloc of any class of
-  // its span takes it warm): a freed medium block then lies in a segment
-  // that is not in use, so freeing it again is caught on the slow path.
-  if (q.current() == s && s->size_class < size_class::kSmallCount) {
+  // its span takes it warm) -- but hardened builds keep the heap's last
+  // emptied one: a double free of the block just freed then finds it in
+  // use, its recorded size 0 (the arena would soon hand a released segment
+  // to another class, and the second free would land in that one's blocks).
+  const bool medium = s->size_class >= size_class::kSmallCount;
+  if (q.current() == s && (!medium || kCanaries)) {
+    if (medium) release_empty_medium(h, s);
     // Keep the segment this class allocates from, and make its blocks
     // reachable from the fast path at once (no slow path just to migrate).
     if (s->blocks.free == nullptr) s->take_local();
