@@ -25,18 +25,33 @@ inline std::size_t canary_bytes(const char* at, const char* end) noexcept {
   return room < sizeof(std::uint64_t) ? room : sizeof(std::uint64_t);
 }
 
-/// Write p's canary at p + n (the block's memory ends at `end`).
+/// Write p's canary at p + n (the block's memory ends at `end`).  Whole
+/// words and bytes, never a library call (glibc's memcmp/memcpy for a few
+/// bytes cost more than the rest of a medium free).
 inline void canary_write(void* p, std::size_t n, const char* end) noexcept {
   char* at = static_cast<char*>(p) + n;
   const std::uint64_t w = canary_word(p);
-  std::memcpy(at, &w, canary_bytes(at, end));
+  const std::size_t k = canary_bytes(at, end);
+  if (k == sizeof w) {
+    std::memcpy(at, &w, sizeof w);
+    return;
+  }
+  for (std::size_t i = 0; i < k; ++i) at[i] = static_cast<char>(w >> (8 * i));
 }
 
 /// p's canary at p + n is as canary_write left it.
 inline bool canary_intact(const void* p, std::size_t n, const char* end) noexcept {
   const char* at = static_cast<const char*>(p) + n;
   const std::uint64_t w = canary_word(p);
-  return std::memcmp(at, &w, canary_bytes(at, end)) == 0;
+  const std::size_t k = canary_bytes(at, end);
+  if (k == sizeof w) {
+    std::uint64_t v;
+    std::memcpy(&v, at, sizeof v);
+    return v == w;
+  }
+  for (std::size_t i = 0; i < k; ++i)
+    if (at[i] != static_cast<char>(w >> (8 * i))) return false;
+  return true;
 }
 
 /// A medium block (its segment flagged kSlowFree) handed out for n bytes:
