@@ -61,7 +61,7 @@ void* heap_realloc(void* p, std::size_t size) noexcept {
     return nullptr;
   }
   const detail::LiveBlock live = detail::classify(p, "realloc()");
-  const std::size_t have = live.usable;
+  const std::size_t have = live.usable(p);
   // Under valgrind every realloc moves, so memcheck always knows the exact
   // size of a block (as valgrind's own realloc does).
   if (live.is_large()) {
@@ -126,7 +126,7 @@ int heap_posix_memalign(void** out, std::size_t alignment, std::size_t size) noe
 }
 
 std::size_t heap_usable_size(const void* p) noexcept {
-  return p == nullptr ? 0 : detail::classify(p, "malloc_usable_size()").usable;
+  return p == nullptr ? 0 : detail::classify(p, "malloc_usable_size()").usable(p);
 }
 
 }  // namespace tinyalloc

@@ -14,13 +14,20 @@ struct LiveBlock {
   Block* block;
   /// Small blocks: the owner word as read (owner heap | flags).
   std::uintptr_t owner_word;
-  /// Bytes the program may use from p: what it asked for where a canary
-  /// follows them (medium and large blocks, hardened builds), else all the
-  /// block has from p.
-  std::size_t usable;
+  /// Bytes the program asked for, where a canary follows them (medium and
+  /// large blocks, hardened builds); 0 for other blocks.
+  std::size_t asked;
 
   bool is_large() const noexcept { return block == nullptr; }
   Segment* segment() const noexcept { return static_cast<Segment*>(header); }
+  /// Bytes the program may use from p (the pointer classified): up to the
+  /// canary, or all the block has from p.
+  std::size_t usable(const void* p) const noexcept {
+    if (asked != 0) return asked;
+    if (is_large()) return large::usable_size(p);
+    return segment()->block_size -
+           static_cast<std::size_t>(static_cast<const char*>(p) - reinterpret_cast<const char*>(block));
+  }
 };
 
 /// Verify that p (not null) is a block tinyalloc handed out and that is not

@@ -53,14 +53,14 @@ void local_free_done(Segment* s) noexcept {
 LiveBlock classify_large(SegmentBase* header, const void* p, const char* call) noexcept {
   if (!large::is_block_start(p))
     misuse(call, "interior pointer (not the start of a large block):", p, MisusedBlock::large(large::usable_size(p)));
-  std::size_t usable = large::usable_size(p);
+  std::size_t asked = 0;
   if constexpr (kCanaries) {
-    usable = large::header_of(p)->requested;
+    asked = large::header_of(p)->requested;
     if (!large_checks::canary_intact(p))
       misuse(call, "heap overflow: written past the end of the block (its canary changed):", p,
-             MisusedBlock::large(usable));
+             MisusedBlock::large(asked));
   }
-  return LiveBlock{header, nullptr, 0, usable};
+  return LiveBlock{header, nullptr, 0, asked};
 }
 
 /// p is not in tinyalloc's memory.
@@ -96,13 +96,12 @@ LiveBlock classify(const void* p, const char* call) noexcept {
     b = static_cast<Block*>(const_cast<void*>(p));
     if (!s->is_block_start(b)) not_a_block_start(call, s, p);
   }
-  std::size_t usable =
-      s->block_size - static_cast<std::size_t>(static_cast<const char*>(p) - reinterpret_cast<char*>(b));
+  std::size_t asked = 0;
   if (kCanaries && (word & kSlowFree) != 0) {
     // A medium block: its recorded size says whether it is live, exactly.
-    usable = s->requested[s->grid_index(b)];
-    if (usable == 0) misuse(call, "double free of", p, class_of(s));
-    if (!canary_intact(b, usable, reinterpret_cast<char*>(b) + s->block_size))
+    asked = s->requested[s->grid_index(b)];
+    if (asked == 0) misuse(call, "double free of", p, class_of(s));
+    if (!canary_intact(b, asked, reinterpret_cast<char*>(b) + s->block_size))
       misuse(call, "heap overflow: written past the end of the block (its canary changed):", p, class_of(s));
   } else if (kHardened && s->looks_free(b) && (!owned_here(word) || s->holds_free(b))) {
     // A block whose first word decodes to a link is free.  The owner confirms
@@ -110,7 +109,7 @@ LiveBlock classify(const void* p, const char* call) noexcept {
     // cannot walk them, and takes the encoded word's word for it.
     misuse(call, "double free of", p, class_of(s));
   }
-  return LiveBlock{header, b, word, usable};
+  return LiveBlock{header, b, word, asked};
 }
 
 void free_suspect(Segment* s, Block* b) noexcept {
@@ -144,7 +143,7 @@ void free_slow(SegmentBase*, void* p) noexcept {
   Segment* s = live.segment();
   Block* b = live.block;
   if (kCanaries && (live.owner_word & kSlowFree) != 0) s->requested[s->grid_index(b)] = 0;
-  if constexpr (kSecure) std::memset(b, 0, (live.owner_word & kSlowFree) != 0 ? live.usable : s->block_size);
+  if constexpr (kSecure) std::memset(b, 0, live.asked != 0 ? live.asked : s->block_size);
   if (owned_here(live.owner_word)) {  // ours, with a flag set (classify checked it is not free)
     s->push_local(b);
     --s->blocks.used;
