@@ -40,7 +40,6 @@ Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t bl
   s->become(SegmentKind::Small);
   s->blocks = FreeBlocks{};
   s->blocks.codec = LinkCodec{link_key(s)};
-  s->blocks.window_key = s->blocks.codec.key ^ reinterpret_cast<std::uintptr_t>(&s->blocks);
   s->local_free = nullptr;
   s->block_size = block_size;
   s->windows = static_cast<std::uint8_t>(span_windows(block_size));
