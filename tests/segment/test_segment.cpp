@@ -79,8 +79,8 @@ TEST_CASE("blocks are handed out once; local frees come back through local_free"
   }
   REQUIRE(s->free_is_zero);
   for (Block* b : out) {  // what the heap's free fast path does
-    REQUIRE(s->is_block_start_fast(b));
-    REQUIRE_FALSE(s->looks_free(b));  // popped blocks have their link cleared
+    REQUIRE(s->is_block_start(b));
+    if (kHardened) REQUIRE_FALSE(s->looks_free(b));  // hardened pops clear the link
     s->push_local(b);
     --s->blocks.used;
   }
@@ -245,21 +245,25 @@ TEST_CASE("check(): holds for a fresh, used and drained segment, and catches a b
   REQUIRE(s->all_returned());  // every block is back, b on the remote list
 }
 
-TEST_CASE("is_block_start_fast agrees with the exact test for every offset") {
+TEST_CASE("grid_index: the block's index at each block start, capacity or more at every other byte") {
   SegmentMemory mem;
-  for (std::uint32_t bs : {8u, 16u, 48u, 112u, 640u, 1280u, 3584u, 28672u}) {
-    Segment* s = Segment::create(mem.p, 0, bs, true);
-    while (pop(s) != nullptr) {
+  const char* base = static_cast<char*>(mem.p);
+  for (std::uint32_t bs : {8u, 16u, 48u, 112u, 640u, 1280u, 3584u, 28672u, 40960u, 229376u}) {
+    for (bool guard : {false, true}) {
+      Segment* s = Segment::create(mem.p, 0, bs, true, guard);
+      const std::size_t room = kSegmentSize - kFirstBlock - (guard ? region::page_size() : 0);
+      REQUIRE(s->capacity == room / bs);
+      // Every byte of the window, the header and the tail past the last block included.
+      for (std::size_t off = 0; off < kSegmentSize; ++off) {
+        const std::size_t rel = off - kFirstBlock;
+        const bool start = off >= kFirstBlock && rel % bs == 0 && rel / bs < s->capacity;
+        const std::uint32_t i = s->grid_index(base + off);
+        if (start ? i != rel / bs : i < s->capacity)
+          FAIL("block size " << bs << ", offset " << off << ": grid_index " << i << ", capacity " << s->capacity);
+      }
+      REQUIRE_FALSE(s->is_block_start(base + kSegmentSize));  // the next window's boundary
+      if (guard) REQUIRE(s->first_block() + std::size_t{s->capacity} * bs <= s->guard_page());
     }
-    const char* base = static_cast<char*>(mem.p);
-    for (std::size_t off = 0; off < kSegmentSize; off += 8) {
-      const bool exact = s->is_block_start(base + off);
-      if (exact) REQUIRE(s->is_block_start_fast(base + off));
-      if (!exact && off >= kFirstBlock && off < kFirstBlock + std::size_t{s->capacity} * bs)
-        REQUIRE_FALSE(s->is_block_start_fast(base + off));
-    }
-    REQUIRE_FALSE(s->is_block_start_fast(base + kSegmentSize));  // next segment's boundary
-    REQUIRE_FALSE(s->is_block_start_fast(base + 16));            // inside the header
   }
 }
 

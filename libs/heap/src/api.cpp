@@ -2,6 +2,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "canary.hpp"
 #include "classify.hpp"
 #include "globals.hpp"
 #include "tinyalloc.h"
@@ -21,14 +22,6 @@ void clear(void* p, std::size_t n) noexcept {
   } else {
     std::memset(p, 0, n);
   }
-}
-
-// Usable bytes at p, a verified live block (p may be inside a small block
-// if its segment hands out aligned blocks).
-std::size_t usable(const detail::LiveBlock& live, const void* p) noexcept {
-  if (live.is_large()) return large::usable_size(p);
-  return live.segment()->block_size -
-         static_cast<std::size_t>(static_cast<const char*>(p) - reinterpret_cast<const char*>(live.block));
 }
 
 }  // namespace
@@ -68,16 +61,25 @@ void* heap_realloc(void* p, std::size_t size) noexcept {
     return nullptr;
   }
   const detail::LiveBlock live = detail::classify(p, "realloc()");
-  const std::size_t have = usable(live, p);
+  const std::size_t have = live.usable(p);
   // Under valgrind every realloc moves, so memcheck always knows the exact
   // size of a block (as valgrind's own realloc does).
   if (live.is_large()) {
     if (size > size_class::kMaxMedium && !track::kEnabled) {
       if (void* q = detail::globals().large->resize(p, size)) return q;
     }
-  } else {
-    // In place while it fits and would not waste more than half the block.
-    if (size <= have && size >= have / 2 && !track::kEnabled) return p;
+  } else if (!track::kEnabled) {
+    // In place while it fits and would not waste more than half the block;
+    // a medium block's canary moves to the new end.
+    Segment* s = live.segment();
+    if (kCanaries && (live.owner_word & kSlowFree) != 0) {
+      if (size <= s->block_size && size >= s->block_size / 2) {
+        detail::medium_handed_out(s, live.block, size);
+        return p;
+      }
+    } else if (size <= have && size >= have / 2) {
+      return p;
+    }
   }
   void* q = heap_malloc(size);
   if (q == nullptr) return nullptr;  // errno set; p untouched
@@ -124,7 +126,7 @@ int heap_posix_memalign(void** out, std::size_t alignment, std::size_t size) noe
 }
 
 std::size_t heap_usable_size(const void* p) noexcept {
-  return p == nullptr ? 0 : usable(detail::classify(p, "malloc_usable_size()"), p);
+  return p == nullptr ? 0 : detail::classify(p, "malloc_usable_size()").usable(p);
 }
 
 }  // namespace tinyalloc

@@ -2,17 +2,43 @@
 // malloc_usable_size.
 #include <cstdio>
 
+#include "canary.hpp"
 #include "classify.hpp"
 #include "heap_internal.hpp"
+#include "large_checks.hpp"
 #include "purge.hpp"
 
 namespace tinyalloc::detail {
 namespace {
 
-[[noreturn]] void misuse(const char* call, const char* what, const void* p) noexcept {
-  char line[160];
+[[noreturn]] void misuse(const char* call, const char* what, const void* p, MisusedBlock block) noexcept {
+  char line[200];
   std::snprintf(line, sizeof line, "%s: %s", call, what);
-  report_misuse(line, p);
+  report_misuse(line, p, block);
+}
+
+MisusedBlock class_of(const Segment* s) noexcept { return MisusedBlock::of_class(s->block_size); }
+
+/// p is not the start of a block of s: say which way.
+[[noreturn]] void not_a_block_start(const char* call, const Segment* s, const void* p) noexcept {
+  const std::size_t grain = s->block_size < 16 ? s->block_size : 16;  // every block start is aligned to it
+  misuse(call,
+         reinterpret_cast<std::uintptr_t>(p) % grain != 0 ? "unaligned pointer (not the start of a block):"
+                                                          : "interior pointer (not the start of a block):",
+         p, class_of(s));
+}
+
+/// What a report of a pointer into memory that is no longer in use names: the
+/// size class or large block it last was.
+MisusedBlock freed_block(const SegmentBase* header, const void* p) noexcept {
+  switch (header->retired_kind) {
+    case SegmentKind::Small:
+      return class_of(static_cast<const Segment*>(header));
+    case SegmentKind::Large:
+      return MisusedBlock::large(large::usable_size(p));
+    default:
+      return MisusedBlock::none();
+  }
 }
 
 bool owned_here(std::uintptr_t word) noexcept {
@@ -24,49 +50,79 @@ void local_free_done(Segment* s) noexcept {
   if (s->is_unused()) segment_emptied(s);
 }
 
+LiveBlock classify_large(SegmentBase* header, const void* p, const char* call) noexcept {
+  if (!large::is_block_start(p))
+    misuse(call, "interior pointer (not the start of a large block):", p, MisusedBlock::large(large::usable_size(p)));
+  std::size_t asked = 0;
+  if constexpr (kCanaries) {
+    asked = large::header_of(p)->requested;
+    if (!large_checks::canary_intact(p))
+      misuse(call, "heap overflow: written past the end of the block (its canary changed):", p,
+             MisusedBlock::large(asked));
+  }
+  return LiveBlock{header, nullptr, 0, asked};
+}
+
+/// p is not in tinyalloc's memory.
+[[noreturn]] void not_ours(const char* call, const void* p) noexcept {
+  // A large block's window leaves the map when it is freed.
+  if (const std::size_t n = large_checks::freed_size(p))
+    misuse(call, "double free (its memory is no longer in use) of", p, MisusedBlock::large(n));
+  misuse(call, "invalid pointer (not allocated by tinyalloc):", p, MisusedBlock::none());
+}
+
 }  // namespace
+
+void free_foreign(const void* p) noexcept { not_ours("free()", p); }
 
 LiveBlock classify(const void* p, const char* call) noexcept {
   SegmentBase* header = Segment::header_of(p);
-  if (!segment_map::contains(p) || !header->cookie_ok())
-    misuse(call, "invalid pointer (not allocated by tinyalloc)", p);
+  if (!segment_map::contains(p) || !header->cookie_ok()) not_ours(call, p);
   switch (header->kind) {
     case SegmentKind::Large:
-      if (!large::is_block_start(p)) misuse(call, "invalid pointer (inside a large block)", p);
-      return LiveBlock{header, nullptr, 0};
+      return classify_large(header, p, call);
     case SegmentKind::Small:
       break;
     default:
-      misuse(call, "double free or invalid pointer (segment not in use)", p);
+      misuse(call, "double free (its memory is no longer in use) of", p, freed_block(header, p));
   }
   Segment* s = static_cast<Segment*>(header);
   const std::uintptr_t word = s->owner_flags.load(std::memory_order_acquire);
   Block* b;
   if ((word & kHasAligned) != 0) {
-    if (!same_window(p, s) || static_cast<const char*>(p) < s->first_block())
-      misuse(call, "invalid pointer (not the start of a block)", p);
+    if (!same_window(p, s) || static_cast<const char*>(p) < s->first_block()) not_a_block_start(call, s, p);
     b = s->block_start(p);
   } else {
     b = static_cast<Block*>(const_cast<void*>(p));
-    if (!s->is_block_start(b)) misuse(call, "invalid pointer (not the start of a block)", p);
+    if (!s->is_block_start(b)) not_a_block_start(call, s, p);
   }
-  // A block whose first word decodes to a link is free.  The owner confirms
-  // by walking its lists (live data can look like a link); another thread
-  // cannot walk them, and takes the encoded word's word for it.
-  if (kHardened && s->looks_free(b) && (!owned_here(word) || s->holds_free(b))) misuse(call, "double free of", p);
-  return LiveBlock{header, b, word};
+  std::size_t asked = 0;
+  if (kCanaries && (word & kSlowFree) != 0) {
+    // A medium block: its recorded size says whether it is live, exactly.
+    asked = s->requested[s->grid_index(b)];
+    if (asked == 0) misuse(call, "double free of", p, class_of(s));
+    if (!canary_intact(b, asked, reinterpret_cast<char*>(b) + s->block_size))
+      misuse(call, "heap overflow: written past the end of the block (its canary changed):", p, class_of(s));
+  } else if (kHardened && s->looks_free(b) && (!owned_here(word) || s->holds_free(b))) {
+    // A block whose first word decodes to a link is free.  The owner confirms
+    // by walking its lists (live data can look like a link); another thread
+    // cannot walk them, and takes the encoded word's word for it.
+    misuse(call, "double free of", p, class_of(s));
+  }
+  return LiveBlock{header, b, word, asked};
 }
 
 void free_suspect(Segment* s, Block* b) noexcept {
-  if (!s->is_block_start(b)) report_misuse("free(): invalid pointer (not the start of a block)", b);
-  if (s->holds_free(b)) report_misuse("free(): double free of", b);
+  if (!s->is_block_start(b)) not_a_block_start("free()", s, b);
+  if (s->holds_free(b)) misuse("free()", "double free of", b, class_of(s));
+  if constexpr (kSecure) std::memset(b, 0, s->block_size);
   s->push_local(b);  // a live block whose first word happened to look like a link
   --s->blocks.used;
   local_free_done(s);
 }
 
 void free_owned(Heap* h, Segment* s, Block* b) noexcept {
-  if (kHardened && s->looks_free(b) && s->holds_free(b)) report_misuse("free(): double free of", b);
+  if (kHardened && s->looks_free(b) && s->holds_free(b)) misuse("free()", "double free of", b, class_of(s));
   s->push_local(b);
   --s->blocks.used;
   if (s->is_full()) {
@@ -86,6 +142,8 @@ void free_slow(SegmentBase*, void* p) noexcept {
   }
   Segment* s = live.segment();
   Block* b = live.block;
+  if (kCanaries && (live.owner_word & kSlowFree) != 0) s->requested[s->grid_index(b)] = 0;
+  if constexpr (kSecure) std::memset(b, 0, live.asked != 0 ? live.asked : s->block_size);
   if (owned_here(live.owner_word)) {  // ours, with a flag set (classify checked it is not free)
     s->push_local(b);
     --s->blocks.used;

@@ -6,6 +6,7 @@
 #include <new>
 #include <utility>
 
+#include "canary.hpp"
 #include "globals.hpp"
 #include "heap_internal.hpp"
 #include "purge.hpp"
@@ -29,9 +30,26 @@ void set_current(Heap* h, unsigned c) noexcept {
   h->classes[c].current = s != nullptr ? &s->blocks : &g_empty_blocks;
 }
 
+static_assert((kSegmentSize - kFirstBlock) / size_class::kSizes[size_class::kSmallCount] <= kMaxTrackedBlocks,
+              "Segment::requested must have a slot for every block of a medium class");
+
+namespace {
+/// Secure builds: a medium segment's span ends with a guard page.
+bool has_guard_page(const Segment* s) noexcept { return kSecure && s->size_class >= size_class::kSmallCount; }
+}  // namespace
+
+void retire_segment(Globals& g, Segment* s, std::uint64_t now_ms) noexcept {
+  if (has_guard_page(s)) {
+    // The arena reuses the span for any class: the page must be memory again.
+    // If the kernel refuses, the segment is kept out of circulation instead.
+    if (!region::guard(s->guard_page(), region::page_size(), false)) return;
+  }
+  g.arena.release(s, now_ms);
+}
+
 void release_segment(Globals& g, Segment* s) noexcept {
   TINYALLOC_ASSERT(s->all_returned() && s->check());
-  g.arena.release(s, region::now_ms());
+  retire_segment(g, s, region::now_ms());
   purge_soon();
 }
 
@@ -91,7 +109,8 @@ void collect_handed_off(Heap* h) noexcept {
   while (b != nullptr) {
     Block* next = h->handoff_codec.decode(b->link);
     if (next != nullptr && !segment_map::contains(next))
-      report_misuse("hand-off list corrupted (a freed block was written to?) at", b);
+      report_misuse("malloc(): write after free: a freed block's link was overwritten", b,
+                    MisusedBlock::of_class(Segment::of(b)->block_size));
     Segment* s = Segment::of(b);
     s->wait_hand_off();
     free_owned(h, s, b);
@@ -112,8 +131,16 @@ Segment* fresh_segment(Globals& g, Heap* h, unsigned c) noexcept {
     if (grant.memory == nullptr && g.arena.trim() != 0) grant = g.arena.acquire(c);
     if (grant.memory == nullptr) return nullptr;
   }
-  Segment* s = Segment::create(grant.memory, static_cast<std::uint8_t>(c), size_class::size_of(c), grant.zero);
+  const bool medium = c >= size_class::kSmallCount;
+  Segment* s = Segment::create(grant.memory, static_cast<std::uint8_t>(c), size_class::size_of(c), grant.zero,
+                               kSecure && medium);
   s->claim(h);
+  // Hardened: every free of a medium block takes the slow path, which checks
+  // its canary and its recorded size (canary.hpp).
+  if (kCanaries && medium) s->set_slow_free();
+  // Secure: an overflow off the end of the span faults.  If the kernel
+  // refuses (too many mappings), the segment simply has no guard.
+  if (kSecure && medium) (void)region::guard(s->guard_page(), region::page_size(), true);
   h->queues[c].push_front(*s);
   return s;
 }
@@ -179,11 +206,27 @@ void* malloc_slow(std::size_t size) noexcept {
       errno = ENOMEM;
       return nullptr;
     }
-    p = alloc_small(g, h, size_class::of(size));
+    const unsigned c = size_class::of(size);
+    p = alloc_small(g, h, c);
+    if (kCanaries && p != nullptr && c >= size_class::kSmallCount)
+      medium_handed_out(Segment::of(p), static_cast<Block*>(p), size);
   }
   purge_at_safe_point();
   return p;
 }
+
+namespace {
+/// Give back h's emptied medium segments but `keep` (see segment_emptied).
+void release_empty_medium(Heap* h, const Segment* keep) noexcept {
+  for (unsigned c = size_class::kSmallCount; c < size_class::kCount; ++c) {
+    Segment* s = h->queues[c].current();
+    if (s == nullptr || s == keep || !s->is_unused()) continue;
+    h->queues[c].remove(*s);
+    release_segment(globals(), s);
+    set_current(h, c);
+  }
+}
+}  // namespace
 
 void segment_emptied(Segment* s) noexcept {
   segment_emptied(static_cast<Heap*>(tl_heap), s);
@@ -194,9 +237,13 @@ void segment_emptied(Heap* h, Segment* s) noexcept {
   ClassQueue& q = h->queues[s->size_class];
   // A small class keeps the segment it allocates from.  A medium one gives
   // it back to the arena (a lock-free push; the next malloc of any class of
-  // its span takes it warm): a freed medium block then lies in a segment
-  // that is not in use, so freeing it again is caught on the slow path.
-  if (q.current() == s && s->size_class < size_class::kSmallCount) {
+  // its span takes it warm) -- but hardened builds keep the heap's last
+  // emptied one: a double free of the block just freed then finds it in
+  // use, its recorded size 0 (the arena would soon hand a released segment
+  // to another class, and the second free would land in that one's blocks).
+  const bool medium = s->size_class >= size_class::kSmallCount;
+  if (q.current() == s && (!medium || kCanaries)) {
+    if (medium) release_empty_medium(h, s);
     // Keep the segment this class allocates from, and make its blocks
     // reachable from the fast path at once (no slow path just to migrate).
     if (s->blocks.free == nullptr) s->take_local();

@@ -14,6 +14,9 @@ void release_segment(Globals& g, Segment* s) noexcept;
 /// current segment or give it back (the fast path's segment_emptied, for a
 /// heap named explicitly, and without purging).
 void segment_emptied(Heap* h, Segment* s) noexcept;
+/// The same without scheduling a purge (for the purge itself): the segment
+/// loses its guard page (secure builds) and goes back to the arena.
+void retire_segment(Globals& g, Segment* s, std::uint64_t now_ms) noexcept;
 /// h frees b, a block of its segment s (possibly full), as its owner.
 void free_owned(Heap* h, Segment* s, Block* b) noexcept;
 /// Free, as the owner, every block other threads handed off to h.

@@ -13,9 +13,11 @@ namespace tinyalloc::detail {
 class LargePath {
  public:
   /// nullptr with errno = ENOMEM on failure (reported once under VERBOSE).
+  /// Hardened builds: the block carries a canary after `size` bytes, and is
+  /// checked, guarded and poisoned as large_checks.hpp says.
   virtual void* allocate(std::size_t size, std::size_t alignment) noexcept = 0;
   virtual void deallocate(void* p) noexcept = 0;
-  /// Resize without copying, or nullptr (p intact).
+  /// Resize without copying, or nullptr (p intact; always, in secure builds).
   virtual void* resize(void* p, std::size_t size) noexcept = 0;
   virtual void purge(std::uint64_t now_ms, bool force) noexcept = 0;
   virtual std::uint64_t next_purge_ms() const noexcept = 0;
@@ -37,7 +39,7 @@ class LargePathOf final : public LargePath {
   LargePathOf(const char* name, Args&&... args) noexcept : name_(name), impl_(static_cast<Args&&>(args)...) {}
 
   void* allocate(std::size_t size, std::size_t alignment) noexcept override;
-  void deallocate(void* p) noexcept override { impl_.deallocate(p); }
+  void deallocate(void* p) noexcept override;
   void* resize(void* p, std::size_t size) noexcept override;
   void purge(std::uint64_t now_ms, bool force) noexcept override { impl_.purge(now_ms, force); }
   std::uint64_t next_purge_ms() const noexcept override { return impl_.next_purge_ms(); }

@@ -2,6 +2,7 @@
 #include "purge.hpp"
 
 #include "globals.hpp"
+#include "heap_internal.hpp"
 
 namespace tinyalloc::detail {
 
@@ -41,7 +42,7 @@ void reclaim_abandoned(Globals& g, bool force) noexcept {
   while (Segment* s = g.abandoned.pop()) {
     if (s->all_returned()) {
       TINYALLOC_ASSERT(s->check());
-      g.arena.release(s, now);
+      retire_segment(g, s, now);
     } else {
       keep.push_back(*s);
     }

@@ -144,6 +144,12 @@ void zero(void* p, std::size_t size) noexcept {
   std::memset(last, 0, static_cast<std::size_t>(c + size - last));
 }
 
+bool guard(void* p, std::size_t size, bool on) noexcept {
+  if (::mprotect(p, size, on ? PROT_NONE : PROT_READ | PROT_WRITE) == 0) return true;
+  g_failed_calls.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
 bool move(void* from, std::size_t old_size, void* to, std::size_t new_size) noexcept {
   void* r = ::mremap(from, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
   if (r == MAP_FAILED) {

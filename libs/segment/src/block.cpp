@@ -31,11 +31,25 @@ std::uintptr_t link_key(const void* segment) noexcept {
   return mix(process_secret() ^ reinterpret_cast<std::uintptr_t>(segment)) | 1;
 }
 
-void report_misuse(const char* what, const void* p) noexcept {
-  char buf[200];
-  const int n = std::snprintf(buf, sizeof buf, "tinyalloc: %s %p\n", what, p);
-  if (n > 0)
-    region::write_all(2, buf, static_cast<std::size_t>(n) < sizeof buf ? static_cast<std::size_t>(n) : sizeof buf - 1);
+void report_misuse(const char* what, const void* p, MisusedBlock block) noexcept {
+  char buf[320];
+  int n;
+  switch (block.kind) {
+    case MisusedBlock::Kind::Class:
+      n = std::snprintf(buf, sizeof buf, "tinyalloc: %s %p (size class %zu B)\n", what, p, block.bytes);
+      break;
+    case MisusedBlock::Kind::Large:
+      n = std::snprintf(buf, sizeof buf, "tinyalloc: %s %p (large block, %zu B)\n", what, p, block.bytes);
+      break;
+    default:
+      n = std::snprintf(buf, sizeof buf, "tinyalloc: %s %p (not a tinyalloc block)\n", what, p);
+  }
+  if (n > 0) {
+    // One line even if truncated.
+    const std::size_t len = static_cast<std::size_t>(n) < sizeof buf ? static_cast<std::size_t>(n) : sizeof buf - 1;
+    buf[len - 1] = '\n';
+    region::write_all(2, buf, len);
+  }
   region::abort_process();
 }
 

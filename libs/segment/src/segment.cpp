@@ -7,9 +7,34 @@ namespace {
 // Fresh blocks are carved a batch at a time: enough to fill about one page,
 // so a new segment faults in only what is about to be used.
 constexpr std::size_t kExtendBytes = 4096;
+
+// The inverse of an odd number mod 2^32 (Newton's iteration doubles the
+// correct low bits each step: 3 -> 6 -> 12 -> 24 -> 48).
+constexpr std::uint32_t inverse_mod_2_32(std::uint32_t odd) noexcept {
+  std::uint32_t x = odd;  // correct to 3 bits: odd * odd = 1 mod 8
+  for (int i = 0; i < 4; ++i) x *= 2 - odd * x;
+  return x;
+}
+static_assert(inverse_mod_2_32(3) * 3u == 1 && inverse_mod_2_32(0xfffffff1u) * 0xfffffff1u == 1);
+
+// Secure builds: the order fresh blocks are linked in, drawn per extend.
+std::atomic<std::uint64_t> g_extend_draws{0};
+
+std::uint64_t next_random(std::uint64_t& x) noexcept {  // splitmix64
+  std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
 }  // namespace
 
-Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t block_size, bool zero) noexcept {
+[[noreturn]] void report_broken_link(const Block* b) noexcept {
+  report_misuse("malloc(): double free or write after free: a free list reaches a block whose link was overwritten", b,
+                MisusedBlock::of_class(Segment::of(b)->block_size));
+}
+
+Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t block_size, bool zero,
+                         bool guard) noexcept {
   track::reclaimed(static_cast<char*>(memory) + kFirstBlock, span_windows(block_size) * kSegmentSize - kFirstBlock);
   Segment* s = ::new (memory) Segment;
   s->become(SegmentKind::Small);
@@ -18,8 +43,12 @@ Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t bl
   s->local_free = nullptr;
   s->block_size = block_size;
   s->windows = static_cast<std::uint8_t>(span_windows(block_size));
-  s->capacity = static_cast<std::uint32_t>((s->windows * kSegmentSize - kFirstBlock) / block_size);
-  s->start_magic = ~std::uint64_t{0} / block_size + 1;
+  const std::size_t room = s->windows * kSegmentSize - kFirstBlock - (guard ? region::page_size() : 0);
+  s->capacity = static_cast<std::uint32_t>(room / block_size);
+  s->grid_origin = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(s->first_block()));
+  s->grid_shift = static_cast<std::uint8_t>(std::countr_zero(block_size));
+  s->grid_inverse = inverse_mod_2_32(block_size >> s->grid_shift);
+  for (std::uint32_t& r : s->requested) r = 0;
   s->extended = 0;
   s->size_class = size_class;
   s->free_is_zero = false;
@@ -27,14 +56,6 @@ Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t bl
   s->thread_free.store(0, std::memory_order_relaxed);
   s->released_at_ms = 0;
   return s;
-}
-
-bool Segment::is_block_start(const void* p) const noexcept {
-  const char* first = reinterpret_cast<const char*>(this) + kFirstBlock;
-  const char* c = static_cast<const char*>(p);
-  if (c < first) return false;
-  const std::size_t off = static_cast<std::size_t>(c - first);
-  return off % block_size == 0 && off / block_size < capacity;
 }
 
 bool Segment::holds_free(const Block* b) const noexcept {
@@ -91,8 +112,24 @@ bool Segment::extend() noexcept {
   if (n == 0) n = 1;
   if (n > capacity - extended) n = capacity - extended;
   char* first = first_block() + std::size_t{extended} * block_size;
-  auto at = [&](std::uint32_t i) { return reinterpret_cast<Block*>(first + std::size_t{i} * block_size); };
-  // Link in address order so consecutive mallocs walk memory forwards.
+  // Linked in address order, so consecutive mallocs walk memory forwards;
+  // secure builds link them in a random order instead (as mimalloc's secure
+  // mode does), so where the next block lands cannot be told from the last.
+  std::uint16_t order[kSecure ? kExtendBytes / 8 : 1];
+  if constexpr (kSecure) {
+    for (std::uint32_t i = 0; i < n; ++i) order[i] = static_cast<std::uint16_t>(i);
+    std::uint64_t x = blocks.codec.key ^ g_extend_draws.fetch_add(1, std::memory_order_relaxed);
+    for (std::uint32_t i = n - 1; i > 0; --i) {
+      const auto j = static_cast<std::uint32_t>(next_random(x) % (i + 1));
+      const std::uint16_t t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
+  }
+  auto at = [&](std::uint32_t i) {
+    if constexpr (kSecure) i = order[i];
+    return reinterpret_cast<Block*>(first + std::size_t{i} * block_size);
+  };
   for (std::uint32_t i = 0; i + 1 < n; ++i) at(i)->link = blocks.codec.encode(at(i + 1));
   at(n - 1)->link = blocks.codec.encode(blocks.free);
   blocks.free = at(0);

@@ -29,15 +29,20 @@
 //           always empty, so its first malloc falls into the slow path.
 //   free:   mask the pointer to its header; if the owner word equals this
 //           thread's heap (and so no flag is set), push onto local_free.
-//           Hardened (default): a block freed twice in a row is caught with
-//           one compare; checked-free builds also verify, without a division
-//           or a list walk, that p is tinyalloc's, a block start, and not
-//           already free.  Slow paths always verify all of that.
+//           Hardened (default): p must be on the segment's block grid (one
+//           multiply and a compare: interior and unaligned pointers) and not
+//           the block freed just before (a double free in a row); a block
+//           freed twice with others in between is caught when a free list
+//           next hands it out (FreeBlocks::pop).  Secure builds also verify,
+//           without a division or a list walk, that p is tinyalloc's and not
+//           already free, and zero the block.  Slow paths always verify all
+//           of that.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "tinyalloc/arena.hpp"
 #include "tinyalloc/large.hpp"
@@ -99,6 +104,8 @@ void segment_emptied(Segment* s) noexcept;
 /// The owner frees b, which failed a cheap check: report the misuse, or (a
 /// false alarm) complete the free.
 void free_suspect(Segment* s, Block* b) noexcept;
+/// free(p) of a pointer outside tinyalloc's memory (secure builds): reports it.
+[[noreturn]] void free_foreign(const void* p) noexcept;
 
 // The fast paths proper.  heap_malloc / heap_free below add only the valgrind
 // announcements, which vanish unless TINYALLOC_VALGRIND is set.
@@ -118,19 +125,19 @@ inline void* malloc_block(std::size_t size) noexcept {
 
 inline void free_block(void* p) noexcept {
   if (__builtin_expect(p == nullptr, 0)) return;
-  if constexpr (kCheckedFree) {
-    if (__builtin_expect(!segment_map::contains(p), 0))
-      report_misuse("free(): invalid pointer (not allocated by tinyalloc)", p);
+  if constexpr (kSecure) {
+    if (__builtin_expect(!segment_map::contains(p), 0)) free_foreign(p);
   }
   SegmentBase* header = Segment::header_of(p);
   if (__builtin_expect(header->owner_word() == reinterpret_cast<std::uintptr_t>(detail::tl_heap), 1)) {
     Segment* s = static_cast<Segment*>(header);
     Block* b = static_cast<Block*>(p);
-    if constexpr (kCheckedFree) {
-      if (__builtin_expect(!s->is_block_start_fast(b) || s->looks_free(b), 0)) return free_suspect(s, b);
-    } else if constexpr (kHardened) {
-      if (__builtin_expect(b == s->local_free, 0)) return free_suspect(s, b);  // freed twice in a row
+    if constexpr (kHardened) {
+      // Not a block start, or (secure) on a free list / (hardened) the block freed last.
+      const bool again = kSecure ? s->looks_free(b) : b == s->local_free;
+      if (__builtin_expect(!s->is_block_start(b) || again, 0)) return free_suspect(s, b);
     }
+    if constexpr (kSecure) std::memset(b, 0, s->block_size);
     s->push_local(b);
     if (__builtin_expect(--s->blocks.used == 0, 0)) segment_emptied(s);
     return;

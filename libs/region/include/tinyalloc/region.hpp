@@ -10,8 +10,11 @@
 //   reserve   — map address space, readable and writable.  The kernel's
 //               overcommit check applies: a reservation it cannot back fails
 //               now (ENOMEM), instead of the program being killed later.  No
-//               page is resident until it is touched; nothing is ever
-//               mprotect'ed: "commit" is the first touch, done by the kernel.
+//               page is resident until it is touched; nothing is
+//               mprotect'ed but guard pages: "commit" is the first touch,
+//               done by the kernel.
+//   guard     — make whole pages of a reserved range inaccessible (and back):
+//               secure builds' guard pages after blocks.
 //   reserve_sparse — the same for the allocator's own sparse metadata (the
 //               segment map): MAP_NORESERVE, since only a few of its pages are
 //               ever touched.  Never handed to the program.
@@ -61,6 +64,11 @@ bool commit(void* p, std::size_t size, bool prefault = false) noexcept;
 /// in the accounting: it is still in use, its pages fault in again as zero.
 void zero(void* p, std::size_t size) noexcept;
 
+/// Make the whole pages [p, p+size) inaccessible (on) or readable and
+/// writable again (off).  False if mprotect failed (counted in failed_calls;
+/// splitting a mapping may exceed vm.max_map_count).
+[[nodiscard]] bool guard(void* p, std::size_t size, bool on) noexcept;
+
 /// Move the pages of [from, from+old_size) to `to` (a reserved range of at
 /// least new_size bytes, which it replaces) without copying them.  The old
 /// range is unmapped.  Used to grow large blocks in place of a memcpy.
@@ -68,7 +76,7 @@ bool move(void* from, std::size_t old_size, void* to, std::size_t new_size) noex
 
 /// Byte counters, process-wide.  `committed` counts what commit() declared
 /// minus what decommit() gave back; the peak is over the process lifetime.
-/// `failed_calls`: munmap/madvise/mremap calls the kernel refused.
+/// `failed_calls`: munmap/madvise/mremap/mprotect calls the kernel refused.
 struct Counters {
   std::size_t reserved;
   std::size_t committed;

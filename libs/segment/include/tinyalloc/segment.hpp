@@ -31,6 +31,7 @@
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -47,6 +48,12 @@
 
 namespace tinyalloc {
 
+/// b, about to be handed out, is on a free list whose link in it does not
+/// decode to a block of its segment: it was written after it was freed, or
+/// it was freed twice and handed out once already (a pop clears the link of
+/// the block it hands out).  Reports that, naming b, and aborts.
+[[noreturn]] void report_broken_link(const Block* b) noexcept;
+
 /// A segment's free blocks as the malloc fast path sees them, first in the
 /// header so a heap can point at it directly (ClassSlot::current).
 struct FreeBlocks {
@@ -56,13 +63,19 @@ struct FreeBlocks {
 
   /// Take the first free block (free != nullptr).  Hardened: the link it
   /// follows must stay inside this segment, and the block's first word is
-  /// cleared, so a live block never looks like a free one (Segment::looks_free).
+  /// cleared, so a live block never looks like a free one
+  /// (Segment::looks_free) and a block that a free list reaches a second time
+  /// (freed twice) is caught when it would be handed out again: its link no
+  /// longer decodes.
   Block* pop() noexcept {
     Block* b = free;
     Block* next = codec.decode(b->link);
     if constexpr (kHardened) {
-      if (__builtin_expect(next != nullptr && !same_window(next, b), 0))
-        report_misuse("free list corrupted (a freed block was written to?) at", b);
+      // The list's end fails the first test, and only it passes the second.
+      // (Measured against a precomputed "window key" that saves an
+      // instruction: slower, as it puts a second XOR on the chain the next
+      // pop waits for.)
+      if (__builtin_expect(!same_window(next, b), 0) && next != nullptr) report_broken_link(b);
       b->link = 0;
     }
     free = next;
@@ -104,9 +117,11 @@ class Segment : public SegmentBase {
   FreeBlocks blocks;
   Block* local_free;
   std::uint32_t block_size;
-  std::uint32_t capacity;     ///< blocks that fit after the header (1 if it spans several windows)
-  std::uint64_t start_magic;  ///< ceil(2^64 / block_size): divisibility test in is_block_start_fast()
-  std::uint32_t extended;     ///< blocks carved from the bump area so far
+  std::uint32_t capacity;      ///< blocks that fit after the header (1 if it spans several windows)
+  std::uint32_t grid_origin;   ///< first_block()'s address mod 2^32 (grid_index)
+  std::uint32_t grid_inverse;  ///< inverse of block_size's odd factor mod 2^32 (grid_index)
+  std::uint32_t extended;      ///< blocks carved from the bump area so far
+  std::uint8_t grid_shift;     ///< block_size's power of two (grid_index)
   std::uint8_t size_class;
   std::uint8_t windows;  ///< span_windows(block_size): 256 KiB windows it spans
   bool free_is_zero;     ///< blocks on blocks.free are fresh zero memory (but for their first word)
@@ -117,8 +132,13 @@ class Segment : public SegmentBase {
   // ---- remote line: written by other threads --------------------------
   alignas(64) std::atomic<std::uint64_t> thread_free;
 
-  // ---- arena line: written by whoever holds the segment in a pool --------
+  // ---- last line: the arena's while pooled, the medium blocks' while in use --
   alignas(64) std::uint64_t released_at_ms;  ///< when it went back to the arena (for delayed purge)
+  /// Bytes the program asked for, per block (by grid_index), in segments
+  /// whose every free takes the slow path (kSlowFree: medium classes): the
+  /// place of the block's canary, and 0 while the block is free.  Written by
+  /// the owner when it hands a block out, and set to 0 by whoever frees it.
+  std::uint32_t requested[kMaxTrackedBlocks];
 
   /// The header of whatever tinyalloc block `p` points into.
   static SegmentBase* header_of(const void* p) noexcept {
@@ -130,8 +150,15 @@ class Segment : public SegmentBase {
 
   /// Make a fresh, ownerless segment for `size_class` (block_size bytes) at
   /// `memory` (span_windows(block_size) windows).  `zero`: the memory past
-  /// the header is known to read as zero.
-  static Segment* create(void* memory, std::uint8_t size_class, std::uint32_t block_size, bool zero) noexcept;
+  /// the header is known to read as zero.  `guard`: no block reaches into
+  /// the span's last page (guard_page()), which the caller may protect.
+  static Segment* create(void* memory, std::uint8_t size_class, std::uint32_t block_size, bool zero,
+                         bool guard = false) noexcept;
+
+  /// The span's last page (a guard page if created with `guard`).
+  char* guard_page() noexcept {
+    return reinterpret_cast<char*>(this) + std::size_t{windows} * kSegmentSize - region::page_size();
+  }
 
   char* first_block() noexcept { return reinterpret_cast<char*>(this) + kFirstBlock; }
 
@@ -140,17 +167,20 @@ class Segment : public SegmentBase {
     const std::size_t off = static_cast<std::size_t>(static_cast<const char*>(p) - first_block());
     return reinterpret_cast<Block*>(first_block() + off - off % block_size);
   }
-  /// True if `p` is the start of a block in this segment's grid.  Any
-  /// thread may ask: it reads only fields fixed at creation (not `extended`,
-  /// which the owner writes as it carves).
-  bool is_block_start(const void* p) const noexcept;
-  /// Cheap form for the free fast path: p is past the header and a whole
-  /// number of blocks from the first (a multiply, no division).
-  bool is_block_start_fast(const void* p) const noexcept {
-    const auto a = reinterpret_cast<std::uintptr_t>(p);
-    const auto rel = static_cast<std::uint32_t>(a - reinterpret_cast<std::uintptr_t>(this) - kFirstBlock);
-    return (a & kSegmentMask) >= kFirstBlock && std::uint64_t{rel} * start_magic <= start_magic - 1;
+  /// The index of the block that starts at p, or a number >= capacity if p
+  /// (any address of the segment's span) is not the start of one of its
+  /// blocks: one multiply and a rotate, no division.  block_size = o * 2^k
+  /// with o odd; rel = p - first_block() (mod 2^32, so the header's
+  /// addresses wrap to huge numbers).  rel * o^-1 (mod 2^32) is q * 2^k
+  /// exactly when rel = q * block_size; rotated right by k it is q, and
+  /// every other rel lands on a number with high bits set.  Any thread may
+  /// ask: it reads only fields fixed at creation.
+  std::uint32_t grid_index(const void* p) const noexcept {
+    const std::uint32_t rel = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(p)) - grid_origin;
+    return std::rotr(rel * grid_inverse, grid_shift);
   }
+  /// p is the start of a block of this segment (one multiply, one compare).
+  bool is_block_start(const void* p) const noexcept { return grid_index(p) < capacity; }
 
   /// Owner's free: onto local_free.
   void push_local(Block* b) noexcept {

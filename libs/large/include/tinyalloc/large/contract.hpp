@@ -24,6 +24,9 @@ struct LargeHeader : SegmentBase {
   std::size_t offset;    ///< user pointer - base
   bool zero;             ///< the user range read as zero when handed out
   std::uint32_t origin;  ///< Mapping::origin, given back with it
+  /// Bytes the program asked for, where a front end keeps its canary (the
+  /// heap's hardened builds); not read by this library.
+  std::size_t requested;
 };
 static_assert(sizeof(LargeHeader) <= kHeaderRoom);
 

@@ -10,6 +10,10 @@ inline constexpr std::size_t kSegmentShift = 18;
 inline constexpr std::size_t kSegmentSize = std::size_t{1} << kSegmentShift;
 inline constexpr std::uintptr_t kSegmentMask = kSegmentSize - 1;
 inline constexpr std::size_t kFirstBlock = 256;  ///< header size, multiple of 16
+/// Blocks of a segment whose requested sizes its header records
+/// (Segment::requested): enough for the heap's medium classes, the smallest
+/// of which (40 KiB) fits 6 times in a window (heap.cpp checks).
+inline constexpr std::size_t kMaxTrackedBlocks = 6;
 
 /// Windows a segment of `block_size` blocks spans: one, unless a single block
 /// and the header do not fit in one (medium classes above 256 KiB), then as

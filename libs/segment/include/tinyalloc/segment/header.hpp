@@ -20,7 +20,11 @@ enum class SegmentKind : std::uint8_t { Free = 0, Small = 1, Large = 2 };
 /// fast path, so the fast path tests one word for equality.
 inline constexpr std::uintptr_t kInFull = 1;      ///< on its queue's full list
 inline constexpr std::uintptr_t kHasAligned = 2;  ///< some block was handed out at an interior offset
+inline constexpr std::uintptr_t kSlowFree = 4;    ///< every free is checked on the slow path (medium blocks' canaries)
 inline constexpr std::uintptr_t kFlagMask = 63;
+/// The flags that describe the segment's blocks rather than its owner's
+/// queues: kept when the segment changes hands.
+inline constexpr std::uintptr_t kBlockFlags = kHasAligned | kSlowFree;
 
 /// The prefix shared by every header a masked pointer can land on.
 ///
@@ -31,7 +35,7 @@ inline constexpr std::uintptr_t kFlagMask = 63;
 ///     Segment::create() + claim(h) -> Owned(h)
 ///   Owned(h)   kind Small, owner h   h allocates from it and frees into it
 ///                                    without atomics; others push remote frees
-///     set_full(bool), set_aligned()  -> flags only, by h
+///     set_full(bool), set_aligned(), set_slow_free() -> flags only, by h
 ///     abandon()                      -> Abandoned  (h's thread exited, blocks live)
 ///     retire()                       -> Free       (emptied, back to the arena)
 ///   Abandoned  kind Small, owner 0   every free is a remote free
@@ -51,6 +55,9 @@ struct SegmentBase {
   /// owning heap | flag bits; 0 = no owner.
   std::atomic<std::uintptr_t> owner_flags;
   SegmentKind kind;
+  /// The kind before the last retire(): a free into freed memory is
+  /// reported with the size class the memory last had.
+  SegmentKind retired_kind;
   /// header_cookie(this) while the header is tinyalloc's: a pointer whose
   /// masked address holds anything else was not allocated by tinyalloc.
   std::uint32_t cookie;
@@ -74,20 +81,22 @@ struct SegmentBase {
   }
   void adopt(Heap* h) noexcept {
     TINYALLOC_ASSERT(kind == SegmentKind::Small && owner() == nullptr);
-    set_owner(h, flags() & kHasAligned);
+    set_owner(h, flags() & kBlockFlags);
   }
   void abandon() noexcept {
     TINYALLOC_ASSERT(kind == SegmentKind::Small && owner() != nullptr);
-    set_owner(nullptr, flags() & kHasAligned);
+    set_owner(nullptr, flags() & kBlockFlags);
   }
   void retire() noexcept {
     TINYALLOC_ASSERT(kind != SegmentKind::Free);
     owner_flags.store(0, std::memory_order_relaxed);
+    retired_kind = kind;
     kind = SegmentKind::Free;
   }
   void become_large() noexcept { become(SegmentKind::Large); }
   void set_full(bool on) noexcept { set_flag(kInFull, on); }
   void set_aligned() noexcept { set_flag(kHasAligned, true); }
+  void set_slow_free() noexcept { set_flag(kSlowFree, true); }
 
  protected:
   void become(SegmentKind k) noexcept {
