@@ -5,11 +5,11 @@
 // links segments with).  Knows nothing of size classes, heaps or arenas: it
 // lays out memory someone else reserved.  The pieces, one concept a file:
 //   segment/geometry.hpp    kSegmentSize and the mask
-//   segment/config.hpp      build switches (hardened, checked free, valgrind)
+//   segment/config.hpp      build switches (hardened, secure, valgrind)
 //   segment/block.hpp       free blocks, encoded links, the process secret
 //   segment/header.hpp      SegmentBase: kind, cookie, the owner word and its states
 //   segment/segment_map.hpp which windows of the address space are tinyalloc's
-//   segment/misuse.hpp      report_misuse
+//   segment/misuse.hpp      report_misuse: one line naming the misuse, pointer and class
 //   segment/track.hpp       valgrind announcements
 //
 //   +--------------------------+ segment start (256 KiB aligned)
