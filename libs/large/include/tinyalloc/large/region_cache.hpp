@@ -102,8 +102,8 @@ class RegionCache {
   static constexpr std::size_t kChunkSize = std::size_t{64} << 20;  // address space reserved at a time
   static constexpr std::size_t kMaxChunk = std::size_t{1} << 30;    // largest chunk (2 x request above it: exact)
   static constexpr std::size_t kEpochs = 8;                         // decay resolution
-  static constexpr std::size_t kMixedProbes = 8;                    // dirty ranges take_cached() tries to join with a clean neighbour
-  static constexpr std::size_t kPeakSlack = 5;                      // resident <= peak in use x (1 + 1/kPeakSlack)
+  static constexpr std::size_t kMixedProbes = 8;  // dirty ranges take_cached() tries to join with a clean neighbour
+  static constexpr std::size_t kPeakSlack = 5;    // resident <= peak in use x (1 + 1/kPeakSlack)
 
   explicit RegionCache(const CacheOptions& options = {}) noexcept;
   ~RegionCache();  // flushes and unmaps the node pool (the heap's instance is never destroyed)
