@@ -147,7 +147,7 @@ void free_slow(SegmentBase*, void* p) noexcept {
   Segment* s = live.segment();
   Block* b = live.block;
   if (kCanaries && (live.owner_word & kSlowFree) != 0) s->requested[s->grid_index(b)] = 0;
-  if constexpr (kSecure) std::memset(b, 0, live.asked != 0 ? live.asked : s->block_size);
+  if constexpr (kSecure) clear(b, live.asked != 0 ? live.asked : s->block_size);
   if (owned_here(live.owner_word)) {  // ours, with a flag set (classify checked it is not free)
     s->push_local(b);
     --s->blocks.used;
