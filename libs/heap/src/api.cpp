@@ -5,24 +5,13 @@
 #include "canary.hpp"
 #include "classify.hpp"
 #include "globals.hpp"
+#include "heap_internal.hpp"
 #include "tinyalloc.h"
 
 namespace tinyalloc {
 namespace {
 
 bool is_power_of_two(std::size_t a) noexcept { return a != 0 && (a & (a - 1)) == 0; }
-
-// From this size on, calloc zeroes a reused block by discarding its pages
-// (they fault back as zero, like a fresh mapping's) rather than writing them.
-constexpr std::size_t kZeroByDiscard = std::size_t{1} << 20;
-
-void clear(void* p, std::size_t n) noexcept {
-  if (n >= kZeroByDiscard) {
-    region::zero(p, n);
-  } else {
-    std::memset(p, 0, n);
-  }
-}
 
 }  // namespace
 
@@ -43,14 +32,14 @@ void* heap_calloc(std::size_t count, std::size_t size) noexcept {
     if (fresh) {
       std::memset(p, 0, sizeof(Block));
     } else {
-      clear(p, n);
+      detail::clear(p, n);
     }
     return p;
   }
   void* p = detail::malloc_block(n);
   if (p == nullptr) return nullptr;
   detail::announce(p, true);
-  if (!large::was_zero(p)) clear(p, n);
+  if (!large::was_zero(p)) detail::clear(p, n);
   return p;
 }
 

@@ -76,6 +76,10 @@ LiveBlock classify_large(SegmentBase* header, const void* p, const char* call) n
 void free_foreign(const void* p) noexcept { not_ours("free()", p); }
 
 LiveBlock classify(const void* p, const char* call) noexcept {
+  // Hardened: the block's first word is read below (looks_free), then
+  // written by the free (its link): fetch its line for writing at once, or a
+  // block another core wrote costs two transfers (prefetch never faults).
+  if constexpr (kHardened) __builtin_prefetch(p, 1);
   SegmentBase* header = Segment::header_of(p);
   if (!segment_map::contains(p) || !header->cookie_ok()) not_ours(call, p);
   switch (header->kind) {
@@ -143,7 +147,7 @@ void free_slow(SegmentBase*, void* p) noexcept {
   Segment* s = live.segment();
   Block* b = live.block;
   if (kCanaries && (live.owner_word & kSlowFree) != 0) s->requested[s->grid_index(b)] = 0;
-  if constexpr (kSecure) std::memset(b, 0, live.asked != 0 ? live.asked : s->block_size);
+  if constexpr (kSecure) clear(b, live.asked != 0 ? live.asked : s->block_size);
   if (owned_here(live.owner_word)) {  // ours, with a flag set (classify checked it is not free)
     s->push_local(b);
     --s->blocks.used;

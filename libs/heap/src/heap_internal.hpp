@@ -1,9 +1,22 @@
 // What heap.cpp shares with free.cpp and api.cpp.
 #pragma once
 
+#include <cstring>
+
 #include "globals.hpp"
 
 namespace tinyalloc::detail {
+
+/// Zero n bytes at p: calloc's reused blocks, and secure builds' freed ones.
+/// From 1 MiB on, by discarding the pages (they fault back as zero, like a
+/// fresh mapping's) rather than writing them.
+inline void clear(void* p, std::size_t n) noexcept {
+  if (n >= (std::size_t{1} << 20)) {
+    region::zero(p, n);
+  } else {
+    std::memset(p, 0, n);
+  }
+}
 
 /// Invariant: h->classes[c].current is the free blocks of
 /// h->queues[c].current(), or g_empty_blocks.

@@ -104,6 +104,15 @@ void check_poison(const void* p) noexcept {
                   MisusedBlock::large(large::usable_size(p)));
 }
 
+/// Secure builds: make the guard pages of the block at p (n bytes asked
+/// for) inaccessible, or memory again: the page before p (after the
+/// header's) and the page after its bytes (request() left room for both).
+bool set_guards(void* p, std::size_t n, bool on) noexcept {
+  if constexpr (!kSecure) return true;
+  char* c = static_cast<char*>(p);
+  return region::guard(c - page(), page(), on) && region::guard(page_end(c + n - 1), page(), on);
+}
+
 void forget_covered(const void* p, bool check) noexcept {
   const large::LargeHeader* h = large::header_of(p);
   if (g_poisoned.take(p, h->base, h->base + h->mapped) && check) check_poison(p);
@@ -123,18 +132,17 @@ Request request(std::size_t size, std::size_t alignment) noexcept {
 void handed_out(void* p, std::size_t n) noexcept {
   if constexpr (!kCanaries) return;
   forget_covered(p, true);
-  if constexpr (kSecure) {
-    // If the kernel refuses (too many mappings), the block has no guard.
-    (void)region::guard(static_cast<char*>(p) - page(), page(), true);
-    (void)region::guard(page_end(static_cast<char*>(p) + n - 1), page(), true);
-  }
+  (void)set_guards(p, n, true);  // if the kernel refuses (too many mappings), the block has no guard
   large::header_of(p)->requested = n;
   canary_write(p, n, block_end(p, n));
 }
 
+bool resizing(void* p) noexcept { return set_guards(p, large::header_of(p)->requested, false); }
+
 void resized(void* p, std::size_t n) noexcept {
   if constexpr (!kCanaries) return;
   forget_covered(p, false);
+  (void)set_guards(p, n, true);
   large::header_of(p)->requested = n;
   canary_write(p, n, block_end(p, n));
 }
@@ -150,9 +158,7 @@ bool freeing(void* p) noexcept {
   if constexpr (!kCanaries) return true;
   const std::size_t n = large::header_of(p)->requested;
   if constexpr (kSecure) {
-    if (!region::guard(static_cast<char*>(p) - page(), page(), false) ||
-        !region::guard(page_end(static_cast<char*>(p) + n - 1), page(), false))
-      return false;
+    if (!set_guards(p, n, false)) return false;
     region::zero(p, n);
   }
   poison(p);

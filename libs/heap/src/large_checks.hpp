@@ -26,7 +26,11 @@ Request request(std::size_t size, std::size_t alignment) noexcept;
 /// one, forget poisoned pages the block's range covers, guard it (secure),
 /// record n and write the canary.
 void handed_out(void* p, std::size_t n) noexcept;
-/// The block at p now holds n bytes, in place or moved (resize).
+/// Secure builds: p is about to be resized; its guard pages are memory
+/// again (false if the kernel refused: do not resize then).
+bool resizing(void* p) noexcept;
+/// The block at p now holds n bytes, in place or moved (resize), or, when
+/// the resize failed, still its old size (its guards come back).
 void resized(void* p, std::size_t n) noexcept;
 /// If p is the start of one of the large blocks freed last (and not handed
 /// out since), the size it had; else 0.  Says "double free" when p is no

@@ -31,16 +31,20 @@ void LargePathOf<S>::deallocate(void* p) noexcept {
 
 template <large::MappingStrategy S>
 void* LargePathOf<S>::resize(void* p, std::size_t size) noexcept {
-  // Secure builds copy: the block's guard pages stay where they are.
-  void* q = kSecure ? nullptr : impl_.resize(p, size);
+  // Secure builds: the guard pages come off for the resize and go back on
+  // the result; a block that must move is copied (it is over-aligned).
+  if (!large_checks::resizing(p)) return nullptr;
+  void* q = impl_.resize(p, large_checks::request(size, 0).size);
   if (q != nullptr) {
     large_checks::resized(q, size);
-  } else if (!kSecure && first_time(g_said_copy)) {
+    return q;
+  }
+  large_checks::resized(p, large::header_of(p)->requested);
+  if (!kSecure && first_time(g_said_copy))
     say("realloc of a large block to %zu bytes could not keep or move its pages "
         "(over-aligned, or mremap failed): copying instead (reported once)",
         size);
-  }
-  return q;
+  return nullptr;
 }
 
 template class LargePathOf<large::DirectMap>;

@@ -17,7 +17,7 @@ class LargePath {
   /// checked, guarded and poisoned as large_checks.hpp says.
   virtual void* allocate(std::size_t size, std::size_t alignment) noexcept = 0;
   virtual void deallocate(void* p) noexcept = 0;
-  /// Resize without copying, or nullptr (p intact; always, in secure builds).
+  /// Resize without copying, or nullptr (p intact).
   virtual void* resize(void* p, std::size_t size) noexcept = 0;
   virtual void purge(std::uint64_t now_ms, bool force) noexcept = 0;
   virtual std::uint64_t next_purge_ms() const noexcept = 0;

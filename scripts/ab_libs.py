@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""A/B of builds of libtinyalloc.so for small differences on a noisy machine.
+
+Runs one benchmark under each library (LD_PRELOAD) in turn, ROUNDS times,
+alternating the order every round (A B C, C B A, ...), and prints medians
+and their differences or ratios to the first library:
+
+  --pairs   bench/microbench BM_MallocFree/<size> (0.2 s each): ns per bare
+            malloc/free pair, and the difference to the first library;
+  --ini     apps/ini_bench, every workload at scripts/bench_workloads.py's
+            size with --repeat 5: the run's minimum us/op (the repetition
+            least disturbed by other processes) and its user+sys CPU time.
+
+Usage: scripts/ab_libs.py --pairs [SIZES]|--ini [--only NAMES] [--rounds N] [--build DIR] name=/path/lib.so ...
+e.g.   scripts/ab_libs.py --ini --rounds 21 unhardened=build-off/libs/override/libtinyalloc.so \\
+           default=build/libs/override/libtinyalloc.so
+scripts/bench.sh is the general runner (every allocator, RSS, faults, syscalls); this one only
+compares builds, with the statistics that resolve a 1% difference.
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_workloads  # noqa: E402
+
+
+def run(argv, lib):
+    env = dict(os.environ, LD_PRELOAD=lib)
+    p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = p.stdout.read().decode()
+    _, status, usage = os.wait4(p.pid, 0)
+    if status != 0:
+        sys.exit(f"{' '.join(argv)} under {lib} failed ({status})")
+    return out, usage.ru_utime + usage.ru_stime
+
+
+def pairs(build, lib, sizes):
+    with tempfile.NamedTemporaryFile(suffix=".json") as t:
+        run([os.path.join(build, "bench/microbench"), f"--benchmark_filter=^BM_MallocFree/({sizes})/",
+             "--benchmark_min_time=0.2", f"--benchmark_out={t.name}", "--benchmark_out_format=json"], lib)
+        return {b["name"].split("/")[1] + " B": b["real_time"] for b in json.load(open(t.name))["benchmarks"]}
+
+
+def ini(build, lib, w):
+    iterations, _ = w.full
+    out, cpu = run([os.path.join(build, "apps/ini_bench/ini_bench"), "--mode", w.mode, "--corpus", w.corpus,
+                    "--iterations", str(iterations), "--repeat", "5"], lib)
+    return {w.name: float(re.search(r"min_us=([0-9.]+)", out).group(1)), w.name + " (cpu)": cpu}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = ap.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--pairs", nargs="?", const="16|48|64|128|1024", metavar="SIZES")
+    mode.add_argument("--ini", action="store_true")
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--only", help="ini workloads to run (comma-separated names; default all)")
+    ap.add_argument("--build", default="build")
+    ap.add_argument("libs", nargs="+", metavar="name=/path/lib.so")
+    a = ap.parse_args()
+    libs = [tuple(x.split("=", 1)) for x in a.libs]
+    names = [n for n, _ in libs]
+    jobs = ([lambda lib: pairs(a.build, lib, a.pairs)] if a.pairs else
+            [lambda lib, w=w: ini(a.build, lib, w) for w in bench_workloads.WORKLOADS
+             if w.group == "ini" and (not a.only or w.name in a.only.split(","))])
+    samples = {}
+    for job in jobs:
+        for r in range(a.rounds):
+            for name, lib in (libs if r % 2 == 0 else libs[::-1]):
+                for metric, v in job(lib).items():
+                    samples.setdefault(metric, {}).setdefault(name, []).append(v)
+    base = names[0]
+    unit = "ns" if a.pairs else "us/op (min of 5) or CPU s"
+    print(f"| metric ({unit}, median of {a.rounds}) | " + " | ".join(names) + " | " +
+          " | ".join(f"{n} vs {base}" for n in names[1:]) + " |")
+    print("|---|" + "---:|" * (2 * len(names) - 1))
+    for metric, by in samples.items():
+        med = {n: statistics.median(by[n]) for n in names}
+        rel = [f"{med[n] - med[base]:+.2f} ns" if a.pairs else f"{med[n] / med[base]:.3f}x" for n in names[1:]]
+        print(f"| {metric} | " + " | ".join(f"{med[n]:.3f}" for n in names) + " | " + " | ".join(rel) + " |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
