@@ -114,7 +114,7 @@ namespace {
 }
 
 inline void* new_fast(std::size_t size) {
-  void* p = heap_malloc(size);
+  void* p = heap_malloc_fast(size);
   return __builtin_expect(p != nullptr, 1) ? p : new_slow(size, 0, false);
 }
 

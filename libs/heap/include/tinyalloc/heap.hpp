@@ -109,7 +109,8 @@ void free_suspect(Segment* s, Block* b) noexcept;
 
 // The fast paths proper.  heap_malloc / heap_free below add only the valgrind
 // announcements, which vanish unless TINYALLOC_VALGRIND is set.
-inline void* malloc_block(std::size_t size) noexcept {
+/// The malloc fast path alone: a block, or nullptr when malloc_slow must run.
+inline void* malloc_fast(std::size_t size) noexcept {
   if (__builtin_expect(size <= size_class::kMaxSmall, 1)) {
     ClassTable* h = detail::tl_heap;
     const unsigned c = size_class::of_small(size);
@@ -120,6 +121,11 @@ inline void* malloc_block(std::size_t size) noexcept {
       return f->pop();
     }
   }
+  return nullptr;
+}
+
+inline void* malloc_block(std::size_t size) noexcept {
+  if (void* p = malloc_fast(size)) return p;
   return detail::malloc_slow(size);
 }
 
@@ -161,6 +167,16 @@ inline void announce(void* p, bool zeroed) noexcept {
 
 inline void* heap_malloc(std::size_t size) noexcept {
   void* p = detail::malloc_block(size);
+  detail::announce(p, false);
+  return p;
+}
+
+/// heap_malloc's fast path alone: a block, or nullptr when the slow path
+/// must run (heap_malloc then).  For callers with a slow path of their own
+/// (operator new's new-handler loop): theirs becomes one tail call, and their
+/// fast path needs no stack frame.
+inline void* heap_malloc_fast(std::size_t size) noexcept {
+  void* p = detail::malloc_fast(size);
   detail::announce(p, false);
   return p;
 }
