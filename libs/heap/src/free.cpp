@@ -136,7 +136,56 @@ void free_owned(Heap* h, Segment* s, Block* b) noexcept {
   if (s->is_unused()) segment_emptied(h, s);
 }
 
-void free_slow(SegmentBase*, void* p) noexcept {
+namespace {
+/// b (of s) was not pushed: the owner files s as full, so give the block to
+/// its heap.  The owner cannot change while the hand-off is in progress
+/// (stop_hand_offs).
+[[gnu::noinline]] void hand_off(Segment* s, Block* b) noexcept {
+  Heap* owner = s->owner();
+  Block* head = owner->handed_off.load(std::memory_order_relaxed);
+  do {
+    b->link = owner->handoff_codec.encode(head);
+  } while (!owner->handed_off.compare_exchange_weak(head, b, std::memory_order_release, std::memory_order_relaxed));
+  s->end_hand_off();
+}
+
+/// A free into a segment no heap owns: its blocks wait for the purger.
+[[gnu::noinline]] void abandoned_free_done() noexcept {
+  note_abandoned_free();
+  purge_at_safe_point();
+}
+
+/// Free b into another heap's segment, or an abandoned one (owner_word as
+/// read, its owner part 0).  Read the owner before pushing: once the block
+/// is on the remote list the owner may collect it, empty the segment and
+/// recycle it.  Until then the block is live and the segment cannot go
+/// anywhere.  The push is inline and the rest tail calls: no stack frame.
+void free_remote(Segment* s, Block* b, std::uintptr_t owner_word) noexcept {
+  const bool abandoned = (owner_word & ~kFlagMask) == 0;
+  if (__builtin_expect(s->push_thread_free(b) == Segment::RemoteFree::HandOff, 0)) return hand_off(s, b);
+  if (__builtin_expect(abandoned, 0)) abandoned_free_done();
+}
+
+/// The common remote free, checked inline: p is a live block start of a
+/// small segment that another live heap owns, with no per-block flags
+/// (aligned or medium blocks).  (This thread's own segments come here only
+/// with a flag set, full ones included: classify() handles them.)  Nullptr for anything else, which classify()
+/// then sorts out and reports.  The checks are classify()'s for this case;
+/// a block that merely looks free is left to classify() as well.
+Segment* plain_remote(SegmentBase* header, void* p, std::uintptr_t& word) noexcept {
+  if constexpr (kHardened) __builtin_prefetch(p, 1);  // as in classify()
+  if (!segment_map::contains(p) || !header->cookie_ok() || header->kind != SegmentKind::Small) return nullptr;
+  word = header->owner_flags.load(std::memory_order_acquire);
+  if ((word & kBlockFlags) != 0 || (word & ~kFlagMask) == 0 || owned_here(word)) return nullptr;
+  Segment* s = static_cast<Segment*>(header);
+  if (!s->is_block_start(p) || (kHardened && s->looks_free(static_cast<Block*>(p)))) return nullptr;
+  return s;
+}
+}  // namespace
+
+namespace {
+/// free() of anything but the plain remote case: classify, report, or free.
+[[gnu::noinline]] void free_classified(void* p) noexcept {
   const LiveBlock live = classify(p, "free()");
   if (live.is_large()) {
     globals().large->deallocate(p);
@@ -147,7 +196,7 @@ void free_slow(SegmentBase*, void* p) noexcept {
   Segment* s = live.segment();
   Block* b = live.block;
   if (kCanaries && (live.owner_word & kSlowFree) != 0) s->requested[s->grid_index(b)] = 0;
-  if constexpr (kSecure) clear(b, live.asked != 0 ? live.asked : s->block_size);
+  if constexpr (kSecure) std::memset(b, 0, live.asked != 0 ? live.asked : s->block_size);
   if (owned_here(live.owner_word)) {  // ours, with a flag set (classify checked it is not free)
     s->push_local(b);
     --s->blocks.used;
@@ -159,25 +208,17 @@ void free_slow(SegmentBase*, void* p) noexcept {
     local_free_done(s);
     return;
   }
-  // Another heap's segment, or an abandoned one.  Read the owner before
-  // pushing: once the block is on the remote list the owner may collect it,
-  // empty the segment and recycle it.  Until then the block is live and the
-  // segment cannot go anywhere.
-  const bool abandoned = (live.owner_word & ~kFlagMask) == 0;
-  if (s->push_thread_free(b) == Segment::RemoteFree::HandOff) {
-    // The owner files the segment as full: give the block to its heap.  The
-    // owner cannot change while the hand-off is in progress (stop_hand_offs).
-    Heap* owner = s->owner();
-    Block* head = owner->handed_off.load(std::memory_order_relaxed);
-    do {
-      b->link = owner->handoff_codec.encode(head);
-    } while (!owner->handed_off.compare_exchange_weak(head, b, std::memory_order_release, std::memory_order_relaxed));
-    s->end_hand_off();
-    return;
+  free_remote(s, b, live.owner_word);
+}
+}  // namespace
+
+// No stack frame: the plain remote free's checks, then a tail call.
+void free_slow(SegmentBase* header, void* p) noexcept {
+  std::uintptr_t word;
+  if (Segment* s = plain_remote(header, p, word)) {
+    if constexpr (kSecure) std::memset(p, 0, s->block_size);
+    return free_remote(s, static_cast<Block*>(p), word);
   }
-  if (abandoned) {
-    note_abandoned_free();
-    purge_at_safe_point();
-  }
+  free_classified(p);
 }
 }  // namespace tinyalloc::detail

@@ -4,18 +4,10 @@
 #include "tinyalloc/segment.hpp"
 
 namespace tinyalloc {
-namespace {
-std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64 finaliser
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-std::atomic<std::uint64_t> g_secret{0};
-}  // namespace
+std::atomic<std::uint64_t> detail::g_secret{0};
 
 std::uint64_t process_secret() noexcept {
+  using detail::g_secret;
   std::uint64_t s = g_secret.load(std::memory_order_relaxed);
   if (s != 0) return s;
   const std::uint64_t fresh = region::random_u64();
@@ -23,12 +15,10 @@ std::uint64_t process_secret() noexcept {
   return g_secret.compare_exchange_strong(expected, fresh, std::memory_order_relaxed) ? fresh : expected;
 }
 
-std::uint32_t header_cookie(const void* header) noexcept {
-  return static_cast<std::uint32_t>(mix(process_secret() ^ reinterpret_cast<std::uintptr_t>(header)) >> 32) | 1u;
-}
+std::uint32_t header_cookie(const void* header) noexcept { return detail::cookie_from(process_secret(), header); }
 
 std::uintptr_t link_key(const void* segment) noexcept {
-  return mix(process_secret() ^ reinterpret_cast<std::uintptr_t>(segment)) | 1;
+  return detail::mix(process_secret() ^ reinterpret_cast<std::uintptr_t>(segment)) | 1;
 }
 
 void report_misuse(const char* what, const void* p, MisusedBlock block) noexcept {

@@ -156,24 +156,6 @@ bool Segment::refill() noexcept {
   return take_local() || take_thread_free() || extend();
 }
 
-Segment::RemoteFree Segment::push_thread_free(Block* b) noexcept {
-  using namespace thread_free_word;
-  std::uint64_t old = thread_free.load(std::memory_order_relaxed);
-  for (;;) {
-    if (state(old) == kHandOff) {
-      // The owner is not looking at this segment: hand the block to its heap.
-      if (thread_free.compare_exchange_weak(old, with_state(old, kHandingOff), std::memory_order_acq_rel,
-                                            std::memory_order_relaxed))
-        return RemoteFree::HandOff;
-      continue;
-    }
-    b->link = blocks.codec.encode(head(old));
-    if (thread_free.compare_exchange_weak(old, make(b, count(old) + 1, state(old)), std::memory_order_acq_rel,
-                                          std::memory_order_relaxed))
-      return RemoteFree::Pushed;
-  }
-}
-
 void Segment::end_hand_off() noexcept {
   using namespace thread_free_word;
   std::uint64_t w = thread_free.load(std::memory_order_relaxed);

@@ -274,4 +274,23 @@ inline std::uint64_t with_state(std::uint64_t w, std::uint64_t st) noexcept { re
 static_assert((kSegmentSize - kFirstBlock) / 8 < (1u << (64 - thread_free_word::kCountShift)),
               "remote-free count must hold a whole segment of the smallest blocks");
 
+// Inline: every remote free() runs it.
+inline Segment::RemoteFree Segment::push_thread_free(Block* b) noexcept {
+  using namespace thread_free_word;
+  std::uint64_t old = thread_free.load(std::memory_order_relaxed);
+  for (;;) {
+    if (state(old) == kHandOff) {
+      // The owner is not looking at this segment: hand the block to its heap.
+      if (thread_free.compare_exchange_weak(old, with_state(old, kHandingOff), std::memory_order_acq_rel,
+                                            std::memory_order_relaxed))
+        return RemoteFree::HandOff;
+      continue;
+    }
+    b->link = blocks.codec.encode(head(old));
+    if (thread_free.compare_exchange_weak(old, make(b, count(old) + 1, state(old)), std::memory_order_acq_rel,
+                                          std::memory_order_relaxed))
+      return RemoteFree::Pushed;
+  }
+}
+
 }  // namespace tinyalloc

@@ -72,7 +72,7 @@ struct SegmentBase {
   std::uintptr_t flags() const noexcept { return owner_word() & kFlagMask; }
   bool is_full() const noexcept { return (flags() & kInFull) != 0; }
   bool has_aligned() const noexcept { return (flags() & kHasAligned) != 0; }
-  bool cookie_ok() const noexcept { return cookie == header_cookie(this); }
+  bool cookie_ok() const noexcept { return cookie_matches(this, cookie); }
 
   // ---- transitions (see the table above) ----
   void claim(Heap* h) noexcept {
