@@ -34,6 +34,18 @@ TEST_CASE("geometry") {
   STATIC_REQUIRE(alignof(Segment) == 64);
 }
 
+TEST_CASE("the fields free()'s fast path reads share the header's first cache line") {
+  SegmentMemory m;
+  Segment* s = Segment::create(m.p, 3, 48, true);
+  const auto end_of = [s](const auto& field) {
+    return static_cast<std::size_t>(reinterpret_cast<const char*>(&field) + sizeof field -
+                                    reinterpret_cast<const char*>(s));
+  };
+  for (std::size_t end : {end_of(s->owner_flags), end_of(s->blocks), end_of(s->local_free), end_of(s->capacity),
+                          end_of(s->grid_origin), end_of(s->grid_inverse), end_of(s->grid_shift)})
+    CHECK(end <= 64);
+}
+
 TEST_CASE("Segment::of finds the header from first, interior and last byte of every block") {
   SegmentMemory mem;
   // Every size a class can have: 8, then multiples of 16 up to 32 KiB.

@@ -32,7 +32,6 @@
 
 #include <atomic>
 #include <bit>
-#include <cstddef>
 #include <cstdint>
 
 #include <boost/intrusive/list_hook.hpp>
@@ -114,18 +113,22 @@ struct FreeBlocks {
 class Segment : public SegmentBase {
  public:
   // ---- owner line: written only by the owning thread -------------------
+  // Everything the free fast path reads (owner word, blocks.used and the
+  // codec, local_free, the grid fields) lies in the header's first 64 bytes:
+  // one cache line per free.
   FreeBlocks blocks;
   Block* local_free;
-  std::uint32_t block_size;
+  std::uint8_t grid_shift;  ///< block_size's power of two (grid_index)
+  std::uint8_t size_class;
+  std::uint8_t windows;        ///< span_windows(block_size): 256 KiB windows it spans
+  bool free_is_zero;           ///< blocks on blocks.free are fresh zero memory (but for their first word)
   std::uint32_t capacity;      ///< blocks that fit after the header (1 if it spans several windows)
   std::uint32_t grid_origin;   ///< first_block()'s address mod 2^32 (grid_index)
   std::uint32_t grid_inverse;  ///< inverse of block_size's odd factor mod 2^32 (grid_index)
-  std::uint32_t extended;      ///< blocks carved from the bump area so far
-  std::uint8_t grid_shift;     ///< block_size's power of two (grid_index)
-  std::uint8_t size_class;
-  std::uint8_t windows;  ///< span_windows(block_size): 256 KiB windows it spans
-  bool free_is_zero;     ///< blocks on blocks.free are fresh zero memory (but for their first word)
-  bool bump_is_zero;     ///< the never-carved tail reads as zero
+  // ---- second line, still the owner's ----
+  std::uint32_t block_size;
+  std::uint32_t extended;  ///< blocks carved from the bump area so far
+  bool bump_is_zero;       ///< the never-carved tail reads as zero
   /// Link in the owner heap's per-class queue, or in an overflow list.
   boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>> queue_hook;
 
