@@ -2,8 +2,8 @@
 """A/B of builds of libtinyalloc.so for small differences on a noisy machine.
 
 Runs one benchmark under each library (LD_PRELOAD) in turn, ROUNDS times,
-alternating the order every round (A B C, C B A, ...), and prints medians
-and their differences or ratios to the first library:
+alternating the order every round (A B C, C B A, ...), and prints medians,
+and the median of each round's difference or ratio to the first library:
 
   --pairs   bench/microbench BM_MallocFree/<size> (0.2 s each): ns per bare
             malloc/free pair, and the difference to the first library;
@@ -82,7 +82,11 @@ def main():
     print("|---|" + "---:|" * (2 * len(names) - 1))
     for metric, by in samples.items():
         med = {n: statistics.median(by[n]) for n in names}
-        rel = [f"{med[n] - med[base]:+.2f} ns" if a.pairs else f"{med[n] / med[base]:.3f}x" for n in names[1:]]
+        # Each round ran every library back to back: compare within rounds
+        # (median of the per-round differences or ratios), which cancels the
+        # load that drifts over a run.
+        rel = [f"{statistics.median(x - y for x, y in zip(by[n], by[base])):+.2f} ns" if a.pairs else
+               f"{statistics.median(x / y for x, y in zip(by[n], by[base])):.3f}x" for n in names[1:]]
         print(f"| {metric} | " + " | ".join(f"{med[n]:.3f}" for n in names) + " | " + " | ".join(rel) + " |",
               flush=True)
 
