@@ -168,10 +168,10 @@ void free_remote(Segment* s, Block* b, std::uintptr_t owner_word) noexcept {
 
 /// The common remote free, checked inline: p is a live block start of a
 /// small segment that another live heap owns, with no per-block flags
-/// (aligned or medium blocks).  (This thread's own segments come here only
-/// with a flag set, full ones included: classify() handles them.)  Nullptr for anything else, which classify()
+/// (aligned or medium blocks); nullptr for anything else, which classify()
 /// then sorts out and reports.  The checks are classify()'s for this case;
-/// a block that merely looks free is left to classify() as well.
+/// a block that merely looks free is left to classify() as well, and so is
+/// this thread's own segment (it comes here only with a flag set: full).
 Segment* plain_remote(SegmentBase* header, void* p, std::uintptr_t& word) noexcept {
   if constexpr (kHardened) __builtin_prefetch(p, 1);  // as in classify()
   if (!segment_map::contains(p) || !header->cookie_ok() || header->kind != SegmentKind::Small) return nullptr;
@@ -181,9 +181,7 @@ Segment* plain_remote(SegmentBase* header, void* p, std::uintptr_t& word) noexce
   if (!s->is_block_start(p) || (kHardened && s->looks_free(static_cast<Block*>(p)))) return nullptr;
   return s;
 }
-}  // namespace
 
-namespace {
 /// free() of anything but the plain remote case: classify, report, or free.
 [[gnu::noinline]] void free_classified(void* p) noexcept {
   const LiveBlock live = classify(p, "free()");
@@ -196,7 +194,7 @@ namespace {
   Segment* s = live.segment();
   Block* b = live.block;
   if (kCanaries && (live.owner_word & kSlowFree) != 0) s->requested[s->grid_index(b)] = 0;
-  if constexpr (kSecure) std::memset(b, 0, live.asked != 0 ? live.asked : s->block_size);
+  if constexpr (kSecure) clear(b, live.asked != 0 ? live.asked : s->block_size);
   if (owned_here(live.owner_word)) {  // ours, with a flag set (classify checked it is not free)
     s->push_local(b);
     --s->blocks.used;
@@ -216,7 +214,7 @@ namespace {
 void free_slow(SegmentBase* header, void* p) noexcept {
   std::uintptr_t word;
   if (Segment* s = plain_remote(header, p, word)) {
-    if constexpr (kSecure) std::memset(p, 0, s->block_size);
+    if constexpr (kSecure) clear(p, s->block_size);
     return free_remote(s, static_cast<Block*>(p), word);
   }
   free_classified(p);
