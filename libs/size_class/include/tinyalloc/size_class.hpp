@@ -70,7 +70,7 @@ inline constexpr auto kMedium = make_table<kMaxMedium, kMediumShift>();
 /// the malloc fast path's lookup.
 inline unsigned of_small(std::size_t n) noexcept {
   using namespace detail;
-  if (n <= kFineLimit) return kFine[(n + (1u << kFineShift) - 1) >> kFineShift];
+  if (__builtin_expect(n <= kFineLimit, 1)) return kFine[(n + (1u << kFineShift) - 1) >> kFineShift];  // most requests
   return kCoarse[(n + (1u << kCoarseShift) - 1) >> kCoarseShift];
 }
 
