@@ -3,6 +3,7 @@
 // threads this test starts, so the counts it checks are exact.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -86,6 +87,29 @@ TEST_CASE("bytes reserved, committed and in use", "[stats]") {
   REQUIRE(after.in_use_large == before.in_use_large);
   REQUIRE(after.large_frees - before.large_frees == 1);
   for (void* p : small) ta_free(p);
+}
+
+TEST_CASE("a block alone in its span, freed by another thread, gives the span back while its owner waits", "[stats]") {
+  // 600 KiB: a medium class whose one block spans several 256 KiB windows.
+  const std::size_t n = 600 * 1024;
+  const std::size_t span =
+      tinyalloc::span_windows(tinyalloc::size_class::size_of(tinyalloc::size_class::of(n))) * tinyalloc::kSegmentSize;
+  REQUIRE(span > tinyalloc::kSegmentSize);
+  tinyalloc::trim();  // no parked heap of an earlier case is dismantled meanwhile
+  std::atomic<void*> block{nullptr};
+  std::atomic<bool> done{false};
+  std::thread owner([&] {
+    block.store(ta_malloc(n));
+    while (!done.load()) std::this_thread::yield();  // allocates nothing until the end
+  });
+  while (block.load() == nullptr) std::this_thread::yield();
+  const ta_stats_t before = snapshot();
+  ta_free(block.load());
+  const ta_stats_t after = snapshot();
+  done.store(true);
+  owner.join();
+  // Not parked on the owner's lists until it next allocates: the arena has it.
+  REQUIRE(before.in_use_small - after.in_use_small == span);
 }
 
 TEST_CASE("large cache hits and misses", "[stats]") {

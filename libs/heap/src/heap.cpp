@@ -162,6 +162,19 @@ Segment* find_segment(Globals& g, Heap* h, unsigned c) noexcept {
   return fresh_segment(g, h, c);
 }
 
+/// s holds one block, which was just handed out: s leaves h with it, on no
+/// list and with no owner (abandoned, but not on the abandoned list), so the
+/// thread that frees the block, whichever it is, gives s straight back to
+/// the arena (free_slow).  Kept, a remote free of that block would wait on
+/// h's hand-off list until h's thread next allocated: under load, with that
+/// thread descheduled, the spans waiting there doubled the memory in flight
+/// (PERF_FINDINGS.md, issue 8, medium spans).
+void detach(Heap* h, unsigned c, Segment* s) noexcept {
+  h->queues[c].remove(*s);
+  set_current(h, c);
+  s->abandon();
+}
+
 void* alloc_small(Globals& g, Heap* h, unsigned c) noexcept {
   ClassQueue& q = h->queues[c];
   for (;;) {
@@ -178,6 +191,7 @@ void* alloc_small(Globals& g, Heap* h, unsigned c) noexcept {
       h->classes[c].count();
       Block* b = s->blocks.pop();
       TINYALLOC_ASSERT(s->is_block_start(b) && (s->block_size < 16 || reinterpret_cast<std::uintptr_t>(b) % 16 == 0));
+      if (s->capacity == 1) detach(h, c, s);
       return b;
     }
     if (q.mark_full(*s)) set_current(h, c);  // else a remote free just came in: refill again
