@@ -160,9 +160,11 @@ void free_slow(SegmentBase*, void* p) noexcept {
   // empty the segment and recycle it.  Until then the block is live and the
   // segment cannot go anywhere.
   const bool abandoned = (live.owner_word & ~kFlagMask) == 0;
-  // A segment of one block is on no list while its block is out (detach in
-  // heap.cpp): whoever frees that block holds the segment, and gives it back.
-  const bool detached = abandoned && s->capacity == 1;
+  if (abandoned && s->capacity == 1) {  // detached (heap.cpp): freeing its block, this thread holds it
+    free_detached(s, b);
+    purge_at_safe_point();
+    return;
+  }
   if (s->push_thread_free(b) == Segment::RemoteFree::HandOff) {
     // The owner files the segment as full: give the block to its heap.  The
     // owner cannot change while the hand-off is in progress (stop_hand_offs).
@@ -174,10 +176,7 @@ void free_slow(SegmentBase*, void* p) noexcept {
     s->end_hand_off();
     return;
   }
-  if (detached) {
-    release_segment(globals(), s);
-    purge_at_safe_point();
-  } else if (abandoned) {
+  if (abandoned) {
     note_abandoned_free();
     purge_at_safe_point();
   }
