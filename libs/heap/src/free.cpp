@@ -160,7 +160,7 @@ void free_slow(SegmentBase*, void* p) noexcept {
   // empty the segment and recycle it.  Until then the block is live and the
   // segment cannot go anywhere.
   const bool abandoned = (live.owner_word & ~kFlagMask) == 0;
-  if (abandoned && s->capacity == 1) {  // detached (heap.cpp): freeing its block, this thread holds it
+  if (abandoned && s->capacity == 1) {  // detached (detached.cpp): freeing its block, this thread holds it
     free_detached(s, b);
     purge_at_safe_point();
     return;

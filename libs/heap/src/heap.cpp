@@ -162,19 +162,6 @@ Segment* find_segment(Globals& g, Heap* h, unsigned c) noexcept {
   return fresh_segment(g, h, c);
 }
 
-/// s holds one block, which was just handed out: s leaves h with it, on no
-/// list and with no owner (abandoned, but not on the abandoned list), so the
-/// thread that frees the block, whichever it is, takes s over at once
-/// (free_detached).  Kept, a remote free of that block would wait on h's
-/// hand-off list until h's thread next allocated: under load, with that
-/// thread descheduled, the spans waiting there doubled the memory in flight
-/// (PERF_FINDINGS.md, issue 8, medium spans).
-void detach(Heap* h, unsigned c, Segment* s) noexcept {
-  h->queues[c].remove(*s);
-  set_current(h, c);
-  s->abandon();
-}
-
 void* alloc_small(Globals& g, Heap* h, unsigned c) noexcept {
   ClassQueue& q = h->queues[c];
   for (;;) {
@@ -229,8 +216,6 @@ void* malloc_slow(std::size_t size) noexcept {
   return p;
 }
 
-namespace {
-/// Give back h's emptied medium segments but `keep` (see segment_emptied).
 void release_empty_medium(Heap* h, const Segment* keep) noexcept {
   for (unsigned c = size_class::kSmallCount; c < size_class::kCount; ++c) {
     Segment* s = h->queues[c].current();
@@ -239,29 +224,6 @@ void release_empty_medium(Heap* h, const Segment* keep) noexcept {
     release_segment(globals(), s);
     set_current(h, c);
   }
-}
-}  // namespace
-
-void free_detached(Segment* s, Block* b) noexcept {
-  s->push_local(b);
-  --s->blocks.used;
-  // The freeing thread's heap keeps s as its class's segment if it has none
-  // (its next malloc of the class then needs no arena and no new header),
-  // and gives back the empty medium segments it kept before: at most one
-  // per heap waits like this.  Otherwise s goes back to the arena.
-  ClassTable* t = tl_heap;
-  const unsigned c = s->size_class;
-  if (t != &g_empty_heap) {
-    Heap* h = static_cast<Heap*>(t);
-    if (h->queues[c].current() == nullptr) {
-      s->adopt(h);
-      h->queues[c].push_front(*s);
-      set_current(h, c);
-      release_empty_medium(h, s);
-      return;
-    }
-  }
-  release_segment(globals(), s);
 }
 
 void segment_emptied(Segment* s) noexcept {
