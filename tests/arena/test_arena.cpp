@@ -83,6 +83,28 @@ TEST_CASE("purge runs after the delay, and at once above the dirty bound") {
   REQUIRE(arena.counters().clean == 10);
 }
 
+TEST_CASE("the dirty bound grows with the windows in use") {
+  ArenaOptions o;
+  o.max_dirty = 4;
+  Arena arena(o);
+  std::vector<Segment*> segs;
+  for (int i = 0; i < 40; ++i) segs.push_back(make(arena.acquire(1), 1));
+  // 40 in use: 10 released stay resident (at most half of what is still in
+  // use, 30 -> 15), not just max_dirty.
+  for (int i = 0; i < 10; ++i) arena.release(segs[i], 1000);
+  REQUIRE(arena.counters().dirty == 10);
+  REQUIRE(arena.counters().clean == 0);
+  // Down to 10 in use, the bound is max_dirty again: the rest are purged at
+  // once, but none of those already dirty.
+  for (int i = 10; i < 30; ++i) arena.release(segs[i], 1000);
+  const ArenaCounters c = arena.counters();
+  REQUIRE(c.windows_held == 10);
+  REQUIRE(c.dirty + c.clean == 30);
+  REQUIRE(c.dirty <= 15);
+  REQUIRE(c.dirty >= 10);
+  for (int i = 30; i < 40; ++i) arena.release(segs[i], 1000);
+}
+
 TEST_CASE("concurrent acquire/release from several threads: no segment lost or handed out twice") {
   ArenaOptions o;
   o.purge_delay_ms = 1;

@@ -212,6 +212,47 @@ TEST_CASE("blocks allocated on one thread are freed on another", "[threads][xfre
   }
 }
 
+TEST_CASE("blocks alone in their span travel between threads, each freed by whoever holds it", "[threads][xfree]") {
+  // 160 KiB - 1 MiB: classes whose segment holds a single block (its own
+  // span), which the heap detaches when the block is handed out: the thread
+  // that frees it, owner or not, gives the span straight back.  Each round a
+  // thread allocates one, swaps it with a random slot, and checks and frees
+  // what it got back, so spans are freed by owners and others, and reused by
+  // every thread, while their owners keep allocating.
+  constexpr int kThreads = 4, kRounds = 3000, kSlots = 16;
+  std::atomic<Item*> slots[kSlots];
+  for (auto& s : slots) s.store(nullptr);
+  std::atomic<std::uint64_t> next_seq{1};
+  Failure f;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&, t] {
+      std::mt19937_64 rng(1234 + t);
+      for (int r = 0; r < kRounds && !f.any(); ++r) {
+        const std::size_t n = 160 * KiB + 1 + rng() % (864 * KiB);
+        const std::uint64_t seq = next_seq.fetch_add(1);
+        void* p = alloc_filled(n, seq, f);
+        if (p == nullptr) return;
+        Item* got = slots[rng() % kSlots].exchange(new Item{p, n, seq});
+        if (got == nullptr) continue;
+        verify_block(got->p, got->n, got->seq, f, "span from a slot");
+        ta_free(got->p);
+        delete got;
+      }
+    });
+  }
+  for (auto& th : ts) th.join();
+  for (auto& s : slots) {
+    Item* it = s.exchange(nullptr);
+    if (it == nullptr) continue;
+    verify_block(it->p, it->n, it->seq, f, "span left in a slot");
+    ta_free(it->p);
+    delete it;
+  }
+  INFO("first failure: " << f.what);
+  REQUIRE_FALSE(f.any());
+}
+
 TEST_CASE("ping-pong: A allocates, B frees, then roles swap", "[threads][pingpong]") {
   constexpr int rounds = 1000;
   constexpr int batch = 1000;

@@ -151,6 +151,11 @@ bool Arena::to_clean(Segment* s) noexcept {
   return true;
 }
 
+std::size_t Arena::dirty_cap() const noexcept {
+  const std::size_t share = held_.load(std::memory_order_relaxed) / kDirtyShare;
+  return share > options_.max_dirty ? share : options_.max_dirty;
+}
+
 void Arena::arm_purge(std::uint64_t due) noexcept {
   std::uint64_t cur = next_purge_ms_.load(std::memory_order_relaxed);
   while (due < cur && !next_purge_ms_.compare_exchange_weak(cur, due, std::memory_order_relaxed)) {
@@ -184,7 +189,7 @@ void Arena::release(Segment* s, std::uint64_t now_ms) noexcept {
   held_.fetch_sub(windows, std::memory_order_relaxed);
   s->retire();
   s->released_at_ms = now_ms;
-  if (dirty_count_.load(std::memory_order_relaxed) + windows <= options_.max_dirty && options_.purge_delay_ms != 0 &&
+  if (dirty_count_.load(std::memory_order_relaxed) + windows <= dirty_cap() && options_.purge_delay_ms != 0 &&
       detail::push_dirty(dirty_[windows - 1], dirty_count_, s, windows)) {
     arm_purge(now_ms + options_.purge_delay_ms);
     return;

@@ -206,6 +206,11 @@ Segment* plain_remote(SegmentBase* header, void* p, std::uintptr_t& word) noexce
     local_free_done(s);
     return;
   }
+  if ((live.owner_word & ~kFlagMask) == 0 && s->capacity == 1) {  // detached (detached.cpp): its freer holds it
+    free_detached(s, b);
+    purge_at_safe_point();
+    return;
+  }
   free_remote(s, b, live.owner_word);
 }
 }  // namespace

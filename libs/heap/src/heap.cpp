@@ -178,6 +178,7 @@ void* alloc_small(Globals& g, Heap* h, unsigned c) noexcept {
       h->classes[c].count();
       Block* b = s->blocks.pop();
       TINYALLOC_ASSERT(s->is_block_start(b) && (s->block_size < 16 || reinterpret_cast<std::uintptr_t>(b) % 16 == 0));
+      if (s->capacity == 1) detach(h, c, s);
       return b;
     }
     if (q.mark_full(*s)) set_current(h, c);  // else a remote free just came in: refill again
@@ -215,8 +216,6 @@ void* malloc_slow(std::size_t size) noexcept {
   return p;
 }
 
-namespace {
-/// Give back h's emptied medium segments but `keep` (see segment_emptied).
 void release_empty_medium(Heap* h, const Segment* keep) noexcept {
   for (unsigned c = size_class::kSmallCount; c < size_class::kCount; ++c) {
     Segment* s = h->queues[c].current();
@@ -226,7 +225,6 @@ void release_empty_medium(Heap* h, const Segment* keep) noexcept {
     set_current(h, c);
   }
 }
-}  // namespace
 
 void segment_emptied(Segment* s) noexcept {
   segment_emptied(static_cast<Heap*>(tl_heap), s);

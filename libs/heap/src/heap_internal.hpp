@@ -32,6 +32,15 @@ void segment_emptied(Heap* h, Segment* s) noexcept;
 void retire_segment(Globals& g, Segment* s, std::uint64_t now_ms) noexcept;
 /// h frees b, a block of its segment s (possibly full), as its owner.
 void free_owned(Heap* h, Segment* s, Block* b) noexcept;
+/// Give back h's empty medium segments but `keep` (see segment_emptied).
+void release_empty_medium(Heap* h, const Segment* keep) noexcept;
+/// s, a segment of one block, of class c, has just handed that block out:
+/// it leaves h, on no list and ownerless, until the block is freed
+/// (detached.cpp).
+void detach(Heap* h, unsigned c, Segment* s) noexcept;
+/// This thread frees b, the one block of s, a detached segment: it holds s
+/// from now on, and keeps it as its heap's segment or gives it back.
+void free_detached(Segment* s, Block* b) noexcept;
 /// Free, as the owner, every block other threads handed off to h.
 void collect_handed_off(Heap* h) noexcept;
 

@@ -21,8 +21,14 @@
 //              returned, they read as zero again).
 //   spans[k] — purged segments of k > 1 windows.
 // An emptied segment waits in dirty[c] for the purge delay, then is
-// decommitted into clean.  Above kMaxDirty segments the arena decommits at
-// once, so resident memory falls after a burst even without time passing.
+// decommitted into clean.  Above the dirty cap the arena decommits at once,
+// so resident memory falls after a burst even without time passing.  The cap
+// (dirty_cap) is ArenaOptions::max_dirty windows or 1/kDirtyShare of the
+// windows in use, whichever is more: the idle resident memory grows with the
+// working set, never beyond half of it above the floor.  A fixed cap cut too
+// deep when many large spans were in flight: two threads trading 32 KiB -
+// 1 MiB blocks under load decommitted spans a moment before needing them
+// again (PERF_FINDINGS.md, issue 8, medium spans).
 //
 // A failed decommit (madvise) leaves the segment in its dirty pool, to be
 // tried again at the next purge; a failed unmap keeps it pooled.  Nothing is
@@ -46,9 +52,10 @@ namespace tinyalloc {
 
 struct ArenaOptions {
   std::uint64_t purge_delay_ms = 100;  ///< how long an empty segment stays resident
-  /// Empty resident windows (x 256 KiB) kept at most, all lengths: 128 MiB.
-  /// Below ~100 MiB, two threads trading 32 KiB - 1 MiB blocks decommit and
-  /// fault the same memory back (PERF_FINDINGS.md, medium blocks).
+  /// Empty resident windows (x 256 KiB) kept at least, all lengths: 128 MiB
+  /// (more while more is in use: Arena::dirty_cap).  Below ~100 MiB, two
+  /// threads trading 32 KiB - 1 MiB blocks decommit and fault the same
+  /// memory back (PERF_FINDINGS.md, medium blocks).
   std::size_t max_dirty = 512;
   bool prefault = false;  ///< commit eagerly (ablation)
 };
@@ -70,6 +77,7 @@ class Arena {
   static constexpr std::size_t kDirtyCapacity = 256;   // per span length
   static constexpr std::size_t kSpanCapacity = 64;     // purged spans, per length
   static constexpr std::size_t kCleanCapacity = 4096;  // 1 GiB of purged segments
+  static constexpr std::size_t kDirtyShare = 2;        // dirty windows <= max(max_dirty, in use / kDirtyShare)
 
   explicit Arena(const ArenaOptions& options = {}) noexcept : options_(options) {}
   Arena(const Arena&) = delete;
@@ -126,6 +134,8 @@ class Arena {
   void* pop_clean(std::size_t windows) noexcept;
   Segment* pop_dirty(std::size_t windows) noexcept;
   void arm_purge(std::uint64_t due) noexcept;
+  /// Dirty windows kept at most now (see the top of this file).
+  std::size_t dirty_cap() const noexcept;
 
   ArenaOptions options_;
   Pool<kDirtyCapacity> dirty_[kMaxWindows];  // [k - 1]

@@ -38,7 +38,10 @@ inline constexpr std::uintptr_t kBlockFlags = kHasAligned | kSlowFree;
 ///     set_full(bool), set_aligned(), set_slow_free() -> flags only, by h
 ///     abandon()                      -> Abandoned  (h's thread exited, blocks live)
 ///     retire()                       -> Free       (emptied, back to the arena)
-///   Abandoned  kind Small, owner 0   every free is a remote free
+///   Abandoned  kind Small, owner 0   every free is a remote free; also a
+///                                    segment of one block while the block
+///                                    is out (the heap detaches it: on no
+///                                    list, its freer retires it)
 ///     adopt(h)                       -> Owned(h)
 ///     retire()                       -> Free
 ///   Large      kind Large, owner 0   a large block's header (become_large())
