@@ -204,7 +204,10 @@ TEST_CASE("TINYALLOC_LARGE names a strategy (cached is regions); the region cach
 
 TEST_CASE("TINYALLOC_SHOW_STATS=1 prints the table at exit", "[options][stats]") {
   SECTION("a program linked with tinyalloc") {
-    const auto r = probe({{"TINYALLOC_SHOW_STATS", "1"}});
+    // A purge delay no run reaches: a purge between the probe's frees and
+    // mallocs (a descheduled run outlasts the default 100 ms) would turn an
+    // exact-size hit into a mixed one, and the line below is exact.
+    const auto r = probe({{"TINYALLOC_SHOW_STATS", "1"}, {"TINYALLOC_PURGE_DELAY_MS", "600000"}});
     INFO(r.describe());
     REQUIRE(r.exited_ok());
     REQUIRE(contains(r.output, "tinyalloc statistics (pid "));
