@@ -74,8 +74,12 @@ class Arena {
  public:
   static constexpr std::size_t kChunkSize = std::size_t{64} << 20;  // reserved at a time
   static constexpr std::size_t kMaxWindows = span_windows(size_class::kMaxMedium);
-  static constexpr std::size_t kDirtyCapacity = 256;   // per span length
-  static constexpr std::size_t kSpanCapacity = 64;     // purged spans, per length
+  static constexpr std::size_t kDirtyCapacity = 256;  // per span length
+  // Purged spans, per length: address space only.  A purge past it unmaps
+  // (a munmap each, and a split mapping); at 64, medium_two_threads made
+  // ~1,500 munmaps a run under strace's slowdown, now that one-block spans
+  // return to the arena at every free (detached.cpp).  At 1024: 9.
+  static constexpr std::size_t kSpanCapacity = 1024;
   static constexpr std::size_t kCleanCapacity = 4096;  // 1 GiB of purged segments
   static constexpr std::size_t kDirtyShare = 2;        // dirty windows <= max(max_dirty, in use / kDirtyShare)
 
