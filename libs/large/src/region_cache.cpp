@@ -14,7 +14,6 @@ static_assert(MappingStrategy<RegionCache> && RecyclesRanges<RegionCache>);
 
 namespace {
 
-constexpr std::uint64_t kNever = ~std::uint64_t{0};
 // Larger than any user-space address range: refused without asking the kernel.
 constexpr std::size_t kMaxRequest = std::size_t{1} << 47;
 
