@@ -27,3 +27,26 @@ TEST_CASE("size classes: at most 25% waste from 64 bytes, 16-byte multiples from
   REQUIRE(size_class::size_of(size_class::kCount - 1) == size_class::kMaxMedium);
   for (std::size_t n = 0; n <= size_class::kMaxSmall; ++n) REQUIRE(size_class::of_small(n) == size_class::of(n));
 }
+
+TEST_CASE("size classes: direct slots, each class a run of them, the run of its requests") {
+  // malloc finds a request's free list by its slot; the heap writes a class's
+  // list into exactly [first_slot, end_slot), so these must be the slots its
+  // requests map to, and no other.
+  for (std::size_t n = 0; n <= size_class::kDirectLimit; ++n) {
+    const std::size_t i = size_class::direct_slot(n);
+    REQUIRE(i < size_class::kDirectSlots);
+    REQUIRE(size_class::of_slot(i) == size_class::of(n));
+  }
+  std::size_t covered = 0;
+  for (unsigned c = 0; c < size_class::kCount; ++c) {
+    for (std::size_t i = size_class::first_slot(c); i < size_class::end_slot(c); ++i) {
+      REQUIRE(size_class::of_slot(i) == c);
+      ++covered;
+    }
+    if (size_class::size_of(c) > size_class::kDirectLimit)
+      REQUIRE(size_class::first_slot(c) == size_class::end_slot(c));
+  }
+  REQUIRE(covered == size_class::kDirectSlots);
+  for (std::size_t n = size_class::kDirectLimit + 1; n <= size_class::kMaxSmall; ++n)
+    REQUIRE(size_class::of_coarse(n) == size_class::of(n));
+}

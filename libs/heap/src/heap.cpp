@@ -16,18 +16,19 @@ namespace tinyalloc::detail {
 constinit FreeBlocks g_empty_blocks{};
 
 namespace {
-template <std::size_t... I>
-constexpr ClassTable make_empty_heap(std::index_sequence<I...>) {
-  return ClassTable{{ClassSlot{((void)I, &g_empty_blocks), {}}...}};
+template <std::size_t... D, std::size_t... C>
+constexpr ClassTable make_empty_heap(std::index_sequence<D...>, std::index_sequence<C...>) {
+  return ClassTable{{ClassSlot{((void)D, &g_empty_blocks), {}}...}, {ClassSlot{((void)C, &g_empty_blocks), {}}...}};
 }
 }  // namespace
 
-constinit ClassTable g_empty_heap = make_empty_heap(std::make_index_sequence<size_class::kCount>{});
+constinit ClassTable g_empty_heap = make_empty_heap(std::make_index_sequence<size_class::kDirectSlots>{},
+                                                    std::make_index_sequence<size_class::kCount>{});
 __thread ClassTable* tl_heap __attribute__((tls_model("initial-exec"))) = &g_empty_heap;
 
 void set_current(Heap* h, unsigned c) noexcept {
   Segment* s = h->queues[c].current();
-  h->classes[c].current = s != nullptr ? &s->blocks : &g_empty_blocks;
+  h->point_class(c, s != nullptr ? &s->blocks : &g_empty_blocks);
 }
 
 static_assert((kSegmentSize - kFirstBlock) / size_class::kSizes[size_class::kSmallCount] <= kMaxTrackedBlocks,
@@ -62,7 +63,7 @@ Heap* heap_construct(Globals& g) noexcept {
   TINYALLOC_ASSERT((reinterpret_cast<std::uintptr_t>(h) & kFlagMask) == 0);
   TINYALLOC_ASSERT(static_cast<ClassTable*>(h) == reinterpret_cast<ClassTable*>(h));  // owner id == table address
   for (unsigned c = 0; c < size_class::kCount; ++c) {
-    h->classes[c].current = &g_empty_blocks;
+    h->point_class(c, &g_empty_blocks);
     ::new (&h->queues[c]) ClassQueue();
   }
   // Empty: the heap that had this storage drained it after its segments
@@ -174,7 +175,7 @@ void* alloc_small(Globals& g, Heap* h, unsigned c) noexcept {
       continue;
     }
     if (s->refill()) {
-      h->classes[c].current = &s->blocks;
+      h->point_class(c, &s->blocks);
       h->classes[c].count();
       Block* b = s->blocks.pop();
       TINYALLOC_ASSERT(s->is_block_start(b) && (s->block_size < 16 || reinterpret_cast<std::uintptr_t>(b) % 16 == 0));
@@ -291,7 +292,7 @@ void heap_dismantle(Globals& g, Heap* h) noexcept {
       g.abandoned.count_abandoned();
       g.abandoned.push(s);
     }
-    h->classes[c].current = &g_empty_blocks;
+    h->point_class(c, &g_empty_blocks);
   }
   TINYALLOC_ASSERT(h->handed_off.load(std::memory_order_relaxed) == nullptr);
   g.heaps.release(h);

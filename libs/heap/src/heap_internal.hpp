@@ -18,8 +18,8 @@ inline void clear(void* p, std::size_t n) noexcept {
   }
 }
 
-/// Invariant: h->classes[c].current is the free blocks of
-/// h->queues[c].current(), or g_empty_blocks.
+/// Invariant: h->classes[c].current, and the current of each of c's direct
+/// slots, is the free blocks of h->queues[c].current(), or g_empty_blocks.
 void set_current(Heap* h, unsigned c) noexcept;
 /// An unused segment goes back to the arena (and its purge is scheduled).
 void release_segment(Globals& g, Segment* s) noexcept;

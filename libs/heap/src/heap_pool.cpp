@@ -51,6 +51,7 @@ Heap* HeapPool::carve() noexcept {
   Heap* h = &chunks_->heaps()[chunks_->used];
   // Zero the counters once; a recycled heap keeps counting where it was.
   for (auto& k : h->classes) k.served.store(0, std::memory_order_relaxed);
+  for (auto& k : h->direct) k.served.store(0, std::memory_order_relaxed);
   // Constructed once, when the storage is new.
   ::new (&h->handed_off) std::atomic<Block*>(nullptr);
   ::new (&h->pool_hook) decltype(h->pool_hook)();

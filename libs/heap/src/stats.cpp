@@ -20,8 +20,7 @@ void stats_get(Stats& out) noexcept {
   out.counting = TINYALLOC_STATS != 0;
   if (out.counting) {
     g.heaps.for_each([&](Heap& h) {
-      for (unsigned c = 0; c < size_class::kCount; ++c)
-        out.served[c] += h.classes[c].served.load(std::memory_order_relaxed);
+      for (unsigned c = 0; c < size_class::kCount; ++c) out.served[c] += h.served(c);
     });
   }
   for (unsigned c = 0; c < size_class::kCount; ++c) out.small_total += out.served[c];

@@ -51,11 +51,13 @@
 
 namespace tinyalloc {
 
-/// One size class as the malloc fast path sees it.  The counter sits beside
-/// the pointer so counting writes the cache line the lookup just read.
+/// A size class, or a direct slot of one, as the malloc fast path sees it.
+/// The counter sits beside the pointer so counting writes the cache line the
+/// lookup just read.
 struct ClassSlot {
-  /// The free blocks of the segment this heap allocates from, or the shared
-  /// empty FreeBlocks (free == nullptr) when it has none.  Owner only.
+  /// The free blocks of the segment this heap allocates from for the class,
+  /// or the shared empty FreeBlocks (free == nullptr) when it has none.
+  /// Owner only, through point_class().
   FreeBlocks* current;
   /// Blocks served (statistics).  Written by the owner with plain load+store
   /// (no RMW); read by anyone merging statistics.
@@ -68,9 +70,29 @@ struct ClassSlot {
   }
 };
 
-/// What the malloc fast path reads: one slot per size class.
+/// What the malloc fast path reads.
 struct ClassTable {
+  /// Requests of at most size_class::kDirectLimit bytes, by
+  /// size_class::direct_slot(size): each slot's `current` is a copy of its
+  /// class's, so malloc goes from the size to the free list in one load.  A
+  /// slot counts the blocks served through it; statistics add up a class's.
+  ClassSlot direct[size_class::kDirectSlots];
+  /// Every class: `current` is the copy the slow paths read; `served` counts
+  /// the larger requests and the blocks the slow path hands out.
   ClassSlot classes[size_class::kCount];
+
+  /// Make f the free list class c allocates from, in both tables.
+  void point_class(unsigned c, FreeBlocks* f) noexcept {
+    classes[c].current = f;
+    for (std::size_t i = size_class::first_slot(c); i < size_class::end_slot(c); ++i) direct[i].current = f;
+  }
+  /// The blocks served from class c, all slots included.
+  std::uint64_t served(unsigned c) const noexcept {
+    std::uint64_t n = classes[c].served.load(std::memory_order_relaxed);
+    for (std::size_t i = size_class::first_slot(c); i < size_class::end_slot(c); ++i)
+      n += direct[i].served.load(std::memory_order_relaxed);
+    return n;
+  }
 };
 
 /// A thread's heap.  Its address (equal to its ClassTable's) is its owner id.
@@ -111,15 +133,18 @@ void free_suspect(Segment* s, Block* b) noexcept;
 // announcements, which vanish unless TINYALLOC_VALGRIND is set.
 /// The malloc fast path alone: a block, or nullptr when malloc_slow must run.
 inline void* malloc_fast(std::size_t size) noexcept {
-  if (__builtin_expect(size <= size_class::kMaxSmall, 1)) {
-    ClassTable* h = detail::tl_heap;
-    const unsigned c = size_class::of_small(size);
-    ClassSlot& k = h->classes[c];
-    FreeBlocks* f = k.current;
-    if (__builtin_expect(f->free != nullptr, 1)) {
-      k.count();
-      return f->pop();
-    }
+  ClassTable* h = detail::tl_heap;
+  ClassSlot* k;
+  if (__builtin_expect(size <= size_class::kDirectLimit, 1))
+    k = &h->direct[size_class::direct_slot(size)];
+  else if (size <= size_class::kMaxSmall)
+    k = &h->classes[size_class::of_coarse(size)];
+  else
+    return nullptr;
+  FreeBlocks* f = k->current;
+  if (__builtin_expect(f->free != nullptr, 1)) {
+    k->count();
+    return f->pop();
   }
   return nullptr;
 }

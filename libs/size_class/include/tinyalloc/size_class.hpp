@@ -66,12 +66,51 @@ inline constexpr auto kCoarse = make_table<kMaxSmall, kCoarseShift>();
 inline constexpr auto kMedium = make_table<kMaxMedium, kMediumShift>();
 }  // namespace detail
 
-/// Class of a request of n bytes, n <= kMaxSmall (0 maps to the smallest):
-/// the malloc fast path's lookup.
+// ---- direct slots: the malloc fast path's lookup ----------------------------
+// Requests of at most kDirectLimit bytes map to a slot by their size alone, in
+// steps of 8 (kFine's slots): a heap keeps, per slot, a copy of its class's
+// free list, so malloc finds the list with no class number in between (as
+// mimalloc's pages_free_direct).  A class owns a run of slots,
+// [first_slot(c), end_slot(c)): empty for the classes above kDirectLimit.
+inline constexpr std::size_t kDirectLimit = detail::kFineLimit;
+inline constexpr std::size_t kDirectSlots = detail::kFine.size();
+
+/// The slot of a request of n <= kDirectLimit bytes.
+constexpr std::size_t direct_slot(std::size_t n) noexcept {
+  return (n + (1u << detail::kFineShift) - 1) >> detail::kFineShift;
+}
+
+namespace detail {
+// kFine is ascending, so each class's slots are one run.
+template <bool End>
+constexpr auto make_slot_bounds() {
+  std::array<std::uint8_t, kCount> b{};
+  for (unsigned c = 0; c < kCount; ++c) {
+    std::size_t i = 0;
+    while (i < kDirectSlots && kFine[i] < c + (End ? 1 : 0)) ++i;
+    b[c] = static_cast<std::uint8_t>(i);
+  }
+  return b;
+}
+inline constexpr auto kFirstSlot = make_slot_bounds<false>();
+inline constexpr auto kEndSlot = make_slot_bounds<true>();
+static_assert(kDirectSlots <= 255, "slot bounds are bytes");
+}  // namespace detail
+
+constexpr std::size_t first_slot(unsigned c) noexcept { return detail::kFirstSlot[c]; }
+constexpr std::size_t end_slot(unsigned c) noexcept { return detail::kEndSlot[c]; }
+/// The class of direct slot i.
+constexpr unsigned of_slot(std::size_t i) noexcept { return detail::kFine[i]; }
+
+/// Class of a request of kDirectLimit < n <= kMaxSmall bytes.
+inline unsigned of_coarse(std::size_t n) noexcept {
+  return detail::kCoarse[(n + (1u << detail::kCoarseShift) - 1) >> detail::kCoarseShift];
+}
+
+/// Class of a request of n bytes, n <= kMaxSmall (0 maps to the smallest).
 inline unsigned of_small(std::size_t n) noexcept {
-  using namespace detail;
-  if (__builtin_expect(n <= kFineLimit, 1)) return kFine[(n + (1u << kFineShift) - 1) >> kFineShift];  // most requests
-  return kCoarse[(n + (1u << kCoarseShift) - 1) >> kCoarseShift];
+  if (n <= kDirectLimit) return of_slot(direct_slot(n));
+  return of_coarse(n);
 }
 
 /// Class of a request of n bytes, n <= kMaxMedium.
