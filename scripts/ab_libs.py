@@ -11,7 +11,7 @@ and the median of each round's difference or ratio to the first library:
             size with --repeat 5: the run's minimum us/op (the repetition
             least disturbed by other processes) and its user+sys CPU time.
 
-Usage: scripts/ab_libs.py --pairs [SIZES]|--ini [--only NAMES] [--rounds N] [--build DIR] name=/path/lib.so ...
+Usage: scripts/ab_libs.py --pairs [SIZES]|--ini [--only NAMES] [--rounds N] [--build DIR] [--raw FILE] name=/path/lib.so ...
 e.g.   scripts/ab_libs.py --ini --rounds 21 unhardened=build-off/libs/override/libtinyalloc.so \\
            default=build/libs/override/libtinyalloc.so
 scripts/bench.sh is the general runner (every allocator, RSS, faults, syscalls); this one only
@@ -62,6 +62,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--only", help="ini workloads to run (comma-separated names; default all)")
     ap.add_argument("--build", default="build")
+    ap.add_argument("--raw", metavar="FILE", help="also write every sample, per metric and library, as JSON")
     ap.add_argument("libs", nargs="+", metavar="name=/path/lib.so")
     a = ap.parse_args()
     libs = [tuple(x.split("=", 1)) for x in a.libs]
@@ -75,6 +76,9 @@ def main():
             for name, lib in (libs if r % 2 == 0 else libs[::-1]):
                 for metric, v in job(lib).items():
                     samples.setdefault(metric, {}).setdefault(name, []).append(v)
+    if a.raw:
+        with open(a.raw, "w") as f:
+            json.dump(samples, f)
     base = names[0]
     unit = "ns" if a.pairs else "us/op (min of 5) or CPU s"
     print(f"| metric ({unit}, median of {a.rounds}) | " + " | ".join(names) + " | " +
