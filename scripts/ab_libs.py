@@ -3,7 +3,10 @@
 
 Runs one benchmark under each library (LD_PRELOAD) in turn, ROUNDS times,
 alternating the order every round (A B C, C B A, ...), and prints medians,
-and the median of each round's difference or ratio to the first library:
+and the median of each round's difference or ratio to the first library,
+with its 95% bootstrap interval (2,000 resamples of the rounds): on this
+kind of VM one process of a library can take twice as long as the next, so
+a 2% bar needs the interval, and a couple of hundred rounds, to be settled:
 
   --pairs   bench/microbench BM_MallocFree/<size> (0.2 s each): ns per bare
             malloc/free pair, and the difference to the first library;
@@ -20,6 +23,7 @@ compares builds, with the statistics that resolve a 1% difference.
 import argparse
 import json
 import os
+import random
 import re
 import statistics
 import subprocess
@@ -52,6 +56,13 @@ def ini(build, lib, w):
     out, cpu = run([os.path.join(build, "apps/ini_bench/ini_bench"), "--mode", w.mode, "--corpus", w.corpus,
                     "--iterations", str(iterations), "--repeat", "5"], lib)
     return {w.name: float(re.search(r"min_us=([0-9.]+)", out).group(1)), w.name + " (cpu)": cpu}
+
+
+def median_interval(values, resamples=2000):
+    """The median of values and a 95% bootstrap interval for it (fixed seed: reruns print the same)."""
+    rng = random.Random(1)
+    meds = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(resamples))
+    return statistics.median(values), meds[resamples // 40], meds[resamples - 1 - resamples // 40]
 
 
 def main():
@@ -89,8 +100,14 @@ def main():
         # Each round ran every library back to back: compare within rounds
         # (median of the per-round differences or ratios), which cancels the
         # load that drifts over a run.
-        rel = [f"{statistics.median(x - y for x, y in zip(by[n], by[base])):+.2f} ns" if a.pairs else
-               f"{statistics.median(x / y for x, y in zip(by[n], by[base])):.3f}x" for n in names[1:]]
+        rel = []
+        for n in names[1:]:
+            if a.pairs:
+                m, lo, hi = median_interval([x - y for x, y in zip(by[n], by[base])])
+                rel.append(f"{m:+.2f} ns ({lo:+.2f} to {hi:+.2f})")
+            else:
+                m, lo, hi = median_interval([x / y for x, y in zip(by[n], by[base])])
+                rel.append(f"{m:.3f}x ({lo:.3f}-{hi:.3f})")
         print(f"| {metric} | " + " | ".join(f"{med[n]:.3f}" for n in names) + " | " + " | ".join(rel) + " |",
               flush=True)
 
