@@ -77,6 +77,9 @@ struct FreeBlocks {
       if (__builtin_expect(!same_window(next, b), 0) && next != nullptr) report_broken_link(b);
       b->link = 0;
     }
+    // The next malloc of this class reads next's link: start fetching it
+    // now (a block freed long ago is usually out of the cache).
+    __builtin_prefetch(next);
     free = next;
     ++used;
     return b;
