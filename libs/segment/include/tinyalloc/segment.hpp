@@ -70,6 +70,10 @@ struct FreeBlocks {
     Block* b = free;
     Block* next = codec.decode(b->link);
     if constexpr (kHardened) {
+      // Opaque to the compiler: else it tests `link != key` for the list's
+      // end, which keeps the key and the raw link in registers and costs two
+      // copies on every pop; this way the key is a memory operand of the XOR.
+      asm("" : "+r"(next));
       // The list's end fails the first test, and only it passes the second.
       // (Measured against a precomputed "window key" that saves an
       // instruction: slower, as it puts a second XOR on the chain the next
