@@ -41,8 +41,7 @@ TEST_CASE("the fields free()'s fast path reads share the header's first cache li
     return static_cast<std::size_t>(reinterpret_cast<const char*>(&field) + sizeof field -
                                     reinterpret_cast<const char*>(s));
   };
-  for (std::size_t end : {end_of(s->owner_flags), end_of(s->blocks), end_of(s->local_free), end_of(s->capacity),
-                          end_of(s->grid_origin), end_of(s->grid_inverse), end_of(s->grid_shift)})
+  for (std::size_t end : {end_of(s->owner_flags), end_of(s->blocks), end_of(s->local_free), end_of(s->grid)})
     CHECK(end <= 64);
 }
 
@@ -257,7 +256,7 @@ TEST_CASE("check(): holds for a fresh, used and drained segment, and catches a b
   REQUIRE(s->all_returned());  // every block is back, b on the remote list
 }
 
-TEST_CASE("grid_index: the block's index at each block start, capacity or more at every other byte") {
+TEST_CASE("is_block_start: true at each block start, false at every other byte of the window") {
   SegmentMemory mem;
   const char* base = static_cast<char*>(mem.p);
   for (std::uint32_t bs : {8u, 16u, 48u, 112u, 640u, 1280u, 3584u, 28672u, 40960u, 229376u}) {
@@ -269,12 +268,51 @@ TEST_CASE("grid_index: the block's index at each block start, capacity or more a
       for (std::size_t off = 0; off < kSegmentSize; ++off) {
         const std::size_t rel = off - kFirstBlock;
         const bool start = off >= kFirstBlock && rel % bs == 0 && rel / bs < s->capacity;
-        const std::uint32_t i = s->grid_index(base + off);
-        if (start ? i != rel / bs : i < s->capacity)
-          FAIL("block size " << bs << ", offset " << off << ": grid_index " << i << ", capacity " << s->capacity);
+        if (s->is_block_start(base + off) != start)
+          FAIL("block size " << bs << ", offset " << off << ", capacity " << s->capacity);
+        if (start) REQUIRE(s->block_index(base + off) == rel / bs);
       }
       REQUIRE_FALSE(s->is_block_start(base + kSegmentSize));  // the next window's boundary
       if (guard) REQUIRE(s->first_block() + std::size_t{s->capacity} * bs <= s->guard_page());
+    }
+  }
+}
+
+// The grid's arithmetic (grid.hpp) for every block size a segment can hold:
+// multiples of 16 up to 1 MiB (medium spans of several windows, capacity 1,
+// included).  With e = multiplier * d - 2^64, the products are q * e for a
+// block start q and q * e + r * c otherwise; the test is exact when
+//   (capacity - 1) * e < 2^40 <= capacity * e   (starts pass, the tail fails),
+//   c > (q_max + 1) * e + 2^40                   (no off-grid product wraps
+//                                                 or lands below 2^40),
+// and the header's addresses, below the origin, all fail (checked one by
+// one).  The test above checks every byte of some of these exhaustively.
+TEST_CASE("BlockGrid: exact for every block size and capacity a segment can have") {
+  constexpr std::uint64_t bound = std::uint64_t{1} << BlockGrid::kBoundShift;
+  const std::uintptr_t origin = 0x7f0000040000 + kFirstBlock;
+  std::vector<std::uint64_t> sizes{8};
+  for (std::uint64_t d = 16; d <= (std::uint64_t{1} << 20); d += 16) sizes.push_back(d);
+  for (std::uint64_t d : sizes) {
+    const std::uint64_t span = span_windows(d) * kSegmentSize;
+    for (std::uint64_t guard : {std::uint64_t{0}, std::uint64_t{4096}}) {
+      const std::uint64_t capacity = (span - kFirstBlock - guard) / d;
+      if (capacity == 0) continue;
+      const BlockGrid g = BlockGrid::make(origin, d, capacity);
+      const std::uint64_t e = g.multiplier * d;  // mod 2^64
+      const auto c = static_cast<unsigned __int128>(g.multiplier);
+      const std::uint64_t q_max = span / d + 1;
+      INFO("block size " << d << ", capacity " << capacity);
+      REQUIRE(e > 0);
+      REQUIRE(static_cast<unsigned __int128>(capacity - 1) * e < bound);
+      REQUIRE(static_cast<unsigned __int128>(capacity) * e >= bound);
+      REQUIRE(c > static_cast<unsigned __int128>(q_max + 1) * e + bound);
+      std::uint64_t header_passes = 0;
+      for (std::uint64_t below = 1; below <= kFirstBlock; ++below)
+        header_passes += g.starts_block(reinterpret_cast<const void*>(origin - below));
+      REQUIRE(header_passes == 0);
+      REQUIRE(g.starts_block(reinterpret_cast<const void*>(origin)));
+      REQUIRE(g.starts_block(reinterpret_cast<const void*>(origin + (capacity - 1) * d)));
+      REQUIRE_FALSE(g.starts_block(reinterpret_cast<const void*>(origin + capacity * d)));
     }
   }
 }

@@ -57,7 +57,7 @@ inline bool canary_intact(const void* p, std::size_t n, const char* end) noexcep
 /// A medium block (its segment flagged kSlowFree) handed out for n bytes:
 /// record n and write the canary after them.
 inline void medium_handed_out(Segment* s, Block* b, std::size_t n) noexcept {
-  s->requested[s->grid_index(b)] = static_cast<std::uint32_t>(n);
+  s->requested[s->block_index(b)] = static_cast<std::uint32_t>(n);
   canary_write(b, n, reinterpret_cast<char*>(b) + s->block_size);
 }
 

@@ -103,7 +103,7 @@ LiveBlock classify(const void* p, const char* call) noexcept {
   std::size_t asked = 0;
   if (kCanaries && (word & kSlowFree) != 0) {
     // A medium block: its recorded size says whether it is live, exactly.
-    asked = s->requested[s->grid_index(b)];
+    asked = s->requested[s->block_index(b)];
     if (asked == 0) misuse(call, "double free of", p, class_of(s));
     if (!canary_intact(b, asked, reinterpret_cast<char*>(b) + s->block_size))
       misuse(call, "heap overflow: written past the end of the block (its canary changed):", p, class_of(s));
@@ -193,7 +193,7 @@ Segment* plain_remote(SegmentBase* header, void* p, std::uintptr_t& word) noexce
   }
   Segment* s = live.segment();
   Block* b = live.block;
-  if (kCanaries && (live.owner_word & kSlowFree) != 0) s->requested[s->grid_index(b)] = 0;
+  if (kCanaries && (live.owner_word & kSlowFree) != 0) s->requested[s->block_index(b)] = 0;
   if constexpr (kSecure) clear(b, live.asked != 0 ? live.asked : s->block_size);
   if (owned_here(live.owner_word)) {  // ours, with a flag set (classify checked it is not free)
     s->push_local(b);

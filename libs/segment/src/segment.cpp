@@ -8,15 +8,6 @@ namespace {
 // so a new segment faults in only what is about to be used.
 constexpr std::size_t kExtendBytes = 4096;
 
-// The inverse of an odd number mod 2^32 (Newton's iteration doubles the
-// correct low bits each step: 3 -> 6 -> 12 -> 24 -> 48).
-constexpr std::uint32_t inverse_mod_2_32(std::uint32_t odd) noexcept {
-  std::uint32_t x = odd;  // correct to 3 bits: odd * odd = 1 mod 8
-  for (int i = 0; i < 4; ++i) x *= 2 - odd * x;
-  return x;
-}
-static_assert(inverse_mod_2_32(3) * 3u == 1 && inverse_mod_2_32(0xfffffff1u) * 0xfffffff1u == 1);
-
 // Secure builds: the order fresh blocks are linked in, drawn per extend.
 std::atomic<std::uint64_t> g_extend_draws{0};
 
@@ -45,9 +36,8 @@ Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t bl
   s->windows = static_cast<std::uint8_t>(span_windows(block_size));
   const std::size_t room = s->windows * kSegmentSize - kFirstBlock - (guard ? region::page_size() : 0);
   s->capacity = static_cast<std::uint32_t>(room / block_size);
-  s->grid_origin = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(s->first_block()));
-  s->grid_shift = static_cast<std::uint8_t>(std::countr_zero(block_size));
-  s->grid_inverse = inverse_mod_2_32(block_size >> s->grid_shift);
+  TINYALLOC_ASSERT(block_size <= BlockGrid::kMaxBlock);
+  s->grid = BlockGrid::make(reinterpret_cast<std::uintptr_t>(s->first_block()), block_size, s->capacity);
   for (std::uint32_t& r : s->requested) r = 0;
   s->extended = 0;
   s->size_class = size_class;

@@ -5,6 +5,7 @@
 // links segments with).  Knows nothing of size classes, heaps or arenas: it
 // lays out memory someone else reserved.  The pieces, one concept a file:
 //   segment/geometry.hpp    kSegmentSize and the mask
+//   segment/grid.hpp        which addresses start a block, without a division
 //   segment/config.hpp      build switches (hardened, secure, valgrind)
 //   segment/block.hpp       free blocks, encoded links, the process secret
 //   segment/header.hpp      SegmentBase: kind, cookie, the owner word and its states
@@ -31,7 +32,6 @@
 #pragma once
 
 #include <atomic>
-#include <bit>
 #include <cstdint>
 
 #include <boost/intrusive/list_hook.hpp>
@@ -40,6 +40,7 @@
 #include "tinyalloc/segment/block.hpp"
 #include "tinyalloc/segment/config.hpp"
 #include "tinyalloc/segment/geometry.hpp"
+#include "tinyalloc/segment/grid.hpp"
 #include "tinyalloc/segment/header.hpp"
 #include "tinyalloc/segment/misuse.hpp"
 #include "tinyalloc/segment/segment_map.hpp"
@@ -121,21 +122,19 @@ class Segment : public SegmentBase {
  public:
   // ---- owner line: written only by the owning thread -------------------
   // Everything the free fast path reads (owner word, blocks.used and the
-  // codec, local_free, the grid fields) lies in the header's first 64 bytes:
-  // one cache line per free.
+  // codec, local_free, the grid) lies in the header's first 64 bytes: one
+  // cache line per free.
   FreeBlocks blocks;
   Block* local_free;
-  std::uint8_t grid_shift;  ///< block_size's power of two (grid_index)
-  std::uint8_t size_class;
-  std::uint8_t windows;        ///< span_windows(block_size): 256 KiB windows it spans
-  bool free_is_zero;           ///< blocks on blocks.free are fresh zero memory (but for their first word)
-  std::uint32_t capacity;      ///< blocks that fit after the header (1 if it spans several windows)
-  std::uint32_t grid_origin;   ///< first_block()'s address mod 2^32 (grid_index)
-  std::uint32_t grid_inverse;  ///< inverse of block_size's odd factor mod 2^32 (grid_index)
+  BlockGrid grid;  ///< which addresses start a block (is_block_start); set at creation
   // ---- second line, still the owner's ----
   std::uint32_t block_size;
   std::uint32_t extended;  ///< blocks carved from the bump area so far
-  bool bump_is_zero;       ///< the never-carved tail reads as zero
+  std::uint32_t capacity;  ///< blocks that fit after the header (1 if it spans several windows)
+  std::uint8_t size_class;
+  std::uint8_t windows;  ///< span_windows(block_size): 256 KiB windows it spans
+  bool free_is_zero;     ///< blocks on blocks.free are fresh zero memory (but for their first word)
+  bool bump_is_zero;     ///< the never-carved tail reads as zero
   /// Link in the owner heap's per-class queue, or in an overflow list.
   boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>> queue_hook;
 
@@ -144,7 +143,7 @@ class Segment : public SegmentBase {
 
   // ---- last line: the arena's while pooled, the medium blocks' while in use --
   alignas(64) std::uint64_t released_at_ms;  ///< when it went back to the arena (for delayed purge)
-  /// Bytes the program asked for, per block (by grid_index), in segments
+  /// Bytes the program asked for, per block (by block_index), in segments
   /// whose every free takes the slow path (kSlowFree: medium classes): the
   /// place of the block's canary, and 0 while the block is free.  Written by
   /// the owner when it hands a block out, and set to 0 by whoever frees it.
@@ -177,20 +176,14 @@ class Segment : public SegmentBase {
     const std::size_t off = static_cast<std::size_t>(static_cast<const char*>(p) - first_block());
     return reinterpret_cast<Block*>(first_block() + off - off % block_size);
   }
-  /// The index of the block that starts at p, or a number >= capacity if p
-  /// (any address of the segment's span) is not the start of one of its
-  /// blocks: one multiply and a rotate, no division.  block_size = o * 2^k
-  /// with o odd; rel = p - first_block() (mod 2^32, so the header's
-  /// addresses wrap to huge numbers).  rel * o^-1 (mod 2^32) is q * 2^k
-  /// exactly when rel = q * block_size; rotated right by k it is q, and
-  /// every other rel lands on a number with high bits set.  Any thread may
-  /// ask: it reads only fields fixed at creation.
-  std::uint32_t grid_index(const void* p) const noexcept {
-    const std::uint32_t rel = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(p)) - grid_origin;
-    return std::rotr(rel * grid_inverse, grid_shift);
+  /// The index of the block that starts at p (is_block_start(p)).
+  std::size_t block_index(const void* p) noexcept {
+    return static_cast<std::size_t>(static_cast<const char*>(p) - first_block()) / block_size;
   }
-  /// p is the start of a block of this segment (one multiply, one compare).
-  bool is_block_start(const void* p) const noexcept { return grid_index(p) < capacity; }
+  /// p (any address of the segment's span) is the start of one of its
+  /// blocks (grid.hpp: one subtract, one multiply, one shift).  Any thread
+  /// may ask: the grid is fixed at creation.
+  bool is_block_start(const void* p) const noexcept { return grid.starts_block(p); }
 
   /// Owner's free: onto local_free.
   void push_local(Block* b) noexcept {
