@@ -29,8 +29,8 @@
 //           always empty, so its first malloc falls into the slow path.
 //   free:   mask the pointer to its header; if the owner word equals this
 //           thread's heap (and so no flag is set), push onto local_free.
-//           Hardened (default): p must be on the segment's block grid (one
-//           multiply and a compare: interior and unaligned pointers) and not
+//           Hardened (default): p must be on the segment's block grid (a
+//           subtract, a multiply and a shift: interior and unaligned pointers) and not
 //           the block freed just before (a double free in a row); a block
 //           freed twice with others in between is caught when a free list
 //           next hands it out (FreeBlocks::pop).  Secure builds also verify,
@@ -65,7 +65,14 @@ struct ClassSlot {
 
   void count() noexcept {
 #if !defined(TINYALLOC_STATS) || TINYALLOC_STATS
+#if defined(__x86_64__)
+    // One add to memory (no lock prefix: only the owner writes, and an
+    // aligned 8-byte store is atomic for readers).  The compiler will not
+    // fuse an atomic's load and store: three instructions on every malloc.
+    asm("addq $1, %0" : "+m"(*reinterpret_cast<std::uint64_t*>(&served)));
+#else
     served.store(served.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+#endif
 #endif
   }
 };
