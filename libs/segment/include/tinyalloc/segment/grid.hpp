@@ -28,7 +28,7 @@ struct BlockGrid {
   static constexpr unsigned kBoundShift = 40;
   static constexpr std::uint64_t kMaxBlock = std::uint64_t{1} << 21;
 
-  std::uintptr_t origin = 0;    ///< the first block's address
+  std::uintptr_t origin = 0;     ///< the first block's address
   std::uint64_t multiplier = 0;  ///< c above
 
   /// The grid of `capacity` blocks of `block_size` bytes from `origin`.
