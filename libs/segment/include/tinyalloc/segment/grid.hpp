@@ -28,7 +28,11 @@ struct BlockGrid {
   static constexpr unsigned kBoundShift = 40;
   static constexpr std::uint64_t kMaxBlock = std::uint64_t{1} << 21;
 
-  std::uintptr_t origin = 0;     ///< the first block's address
+  /// Minus the first block's address (mod 2^64): stored negated so the
+  /// header holds no pointer to the block, which would make a leaked first
+  /// block "still reachable" to valgrind's leak check (and to any
+  /// conservative scanner).
+  std::uintptr_t minus_origin = 0;
   std::uint64_t multiplier = 0;  ///< c above
 
   /// The grid of `capacity` blocks of `block_size` bytes from `origin`.
@@ -40,11 +44,11 @@ struct BlockGrid {
     const std::uint64_t least = (bound + capacity - 1) / capacity;
     const std::uint64_t e = least + (residue + block_size - least % block_size) % block_size;
     const auto c = static_cast<std::uint64_t>(((static_cast<unsigned __int128>(1) << 64) + e) / block_size);
-    return BlockGrid{origin, c};
+    return BlockGrid{0 - origin, c};
   }
 
   bool starts_block(const void* p) const noexcept {
-    return ((reinterpret_cast<std::uintptr_t>(p) - origin) * multiplier) >> kBoundShift == 0;
+    return ((reinterpret_cast<std::uintptr_t>(p) + minus_origin) * multiplier) >> kBoundShift == 0;
   }
 };
 
