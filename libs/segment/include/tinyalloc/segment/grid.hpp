@@ -16,8 +16,9 @@
 // the bound.)  Such an e exists (the interval is longer than d) while
 // capacity^2 * d < 2^kBoundShift, and no product wraps while d is at most
 // kMaxBlock; both hold for every block of a segment (capacity * d fits in a
-// 256 KiB window, or capacity is 1), and tests/segment checks every address
-// of every class's span and header.
+// 256 KiB window, or capacity is 1).  tests/segment checks the conditions
+// and the header's addresses for every block size a segment can hold, and
+// every byte of a window for ten of them.
 #pragma once
 
 #include <cstdint>
