@@ -298,6 +298,80 @@ TEST_CASE("region cache: a decommitted range is reused, reading as zero", "[larg
   a.deallocate(q);
 }
 
+namespace {
+// Bytes of [p, p+n) resident now.
+std::size_t resident(const void* p, std::size_t n) {
+  const std::uintptr_t page = region::page_size();
+  const std::uintptr_t lo = reinterpret_cast<std::uintptr_t>(p) / page * page;
+  std::size_t r = 0;
+  REQUIRE(region::resident_bytes(reinterpret_cast<const void*>(lo), reinterpret_cast<std::uintptr_t>(p) + n - lo, r));
+  return r;
+}
+// Allocates and frees one block of `n` bytes, written at one page in `stride`
+// pages, then decommits everything: the cache learns how its blocks are used.
+void use_and_purge(LargeAllocator<RegionCache>& a, std::size_t n, std::size_t stride) {
+  void* p = a.allocate(n);
+  REQUIRE(p != nullptr);
+  for (std::size_t off = 0; off < n; off += stride * 4096) static_cast<char*>(p)[off] = 1;
+  a.deallocate(p);
+  a.purge(region::now_ms(), true);
+}
+}  // namespace
+
+TEST_CASE("region cache: blocks written whole teach it to pre-fault the next one", "[large][regions][populate]") {
+  LargeAllocator<RegionCache> a(options());
+  constexpr std::size_t n = 16 * MiB;
+  // Before the cache has seen how blocks are used, a block stays lazy.
+  void* p = a.allocate(n);
+  CHECK(resident(p, n) <= 64 * KiB);
+  a.deallocate(p);  // not purged: a purge now would count it as a block barely touched
+  use_and_purge(a, n, 1);
+  // Decommitted, the range comes back resident before the program writes it,
+  // reading as zero, and so does a fresh one; a block larger than
+  // kPopulateMax stays lazy.
+  void* q = a.allocate(n);
+  CHECK(resident(q, n) >= n - 64 * KiB);
+  CHECK(all_zero(q, n));
+  void* fresh = a.allocate(n);
+  CHECK(resident(fresh, n) >= n - 64 * KiB);
+  void* huge = a.allocate(RegionCache::kPopulateMax + MiB);
+  CHECK(resident(huge, RegionCache::kPopulateMax + MiB) <= 64 * KiB);
+  CHECK(a.cache_counters().populated >= 2 * n);
+  a.deallocate(huge);
+  a.deallocate(fresh);
+  a.deallocate(q);
+}
+
+TEST_CASE("region cache: blocks touched sparsely stay lazy", "[large][regions][populate]") {
+  LargeAllocator<RegionCache> a(options());
+  constexpr std::size_t n = 16 * MiB;
+  for (int i = 0; i < 5; ++i) use_and_purge(a, n, 64);  // one page in 64 written
+  void* q = a.allocate(n);
+  CHECK(resident(q, n) <= 512 * KiB);
+  CHECK(a.cache_counters().populated == 0);
+  a.deallocate(q);
+  // Written whole for a while, then sparsely again: the recent sparse blocks win.
+  for (int i = 0; i < 5; ++i) use_and_purge(a, n, 1);
+  for (int i = 0; i < 10; ++i) use_and_purge(a, n, 64);
+  const std::size_t before = a.cache_counters().populated;
+  void* r = a.allocate(n);
+  CHECK(resident(r, n) <= 512 * KiB);
+  CHECK(a.cache_counters().populated == before);
+  a.deallocate(r);
+}
+
+TEST_CASE("region cache ablation: without populate, blocks written whole stay lazy", "[large][regions][populate]") {
+  CacheOptions o = options();
+  o.populate = false;
+  LargeAllocator<RegionCache> a(o);
+  constexpr std::size_t n = 16 * MiB;
+  for (int i = 0; i < 5; ++i) use_and_purge(a, n, 1);
+  void* q = a.allocate(n);
+  CHECK(resident(q, n) <= 64 * KiB);
+  CHECK(a.cache_counters().populated == 0);
+  a.deallocate(q);
+}
+
 TEST_CASE("region cache: resident bytes stay under the hard ceiling", "[large][regions]") {
   CacheOptions o = options();
   o.max_bytes = 8 * MiB;

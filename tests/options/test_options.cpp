@@ -21,9 +21,9 @@ namespace {
 
 using Env = std::vector<std::pair<std::string, std::string>>;
 
-const char* const kVariables[] = {"TINYALLOC_LARGE",       "TINYALLOC_LARGE_CACHE_MB", "TINYALLOC_PURGE_DELAY_MS",
-                                  "TINYALLOC_LARGE_SPLIT", "TINYALLOC_LARGE_DECAY",    "TINYALLOC_EAGER_COMMIT",
-                                  "TINYALLOC_SHOW_STATS",  "TINYALLOC_VERBOSE"};
+const char* const kVariables[] = {"TINYALLOC_LARGE",        "TINYALLOC_LARGE_CACHE_MB", "TINYALLOC_PURGE_DELAY_MS",
+                                  "TINYALLOC_LARGE_SPLIT",  "TINYALLOC_LARGE_DECAY",    "TINYALLOC_LARGE_POPULATE",
+                                  "TINYALLOC_EAGER_COMMIT", "TINYALLOC_SHOW_STATS",     "TINYALLOC_VERBOSE"};
 
 const std::string kDefaults = "probe: large=cached cache_mb=1024 purge_ms=100 eager=0 show_stats=0 verbose=0";
 
@@ -121,6 +121,7 @@ TEST_CASE("a malformed value: one warning naming the variable, the default kept,
       {"TINYALLOC_LARGE_CACHE_MB", "1048577", "1024"},                  // above 1 TiB
       {"TINYALLOC_LARGE_SPLIT", "2", "1"},
       {"TINYALLOC_LARGE_DECAY", "maybe", "1"},
+      {"TINYALLOC_LARGE_POPULATE", "sometimes", "1"},
       {"TINYALLOC_PURGE_DELAY_MS", "1.5", "100"},
       {"TINYALLOC_PURGE_DELAY_MS", " 100", "100"},
       {"TINYALLOC_EAGER_COMMIT", "2", "0"},
@@ -192,13 +193,16 @@ TEST_CASE("TINYALLOC_LARGE names a strategy (cached is regions); the region cach
     REQUIRE(contains(said[0], std::string("TINYALLOC_LARGE=") + c.in_force + " "));
     REQUIRE(has_line(r.output, std::string("probe: large_allocations=4 cache_hits=") + c.hits));
   }
-  const auto r = probe({{"TINYALLOC_VERBOSE", "1"}, {"TINYALLOC_LARGE_SPLIT", "0"}, {"TINYALLOC_LARGE_DECAY", "off"}});
+  const auto r = probe({{"TINYALLOC_VERBOSE", "1"},
+                        {"TINYALLOC_LARGE_SPLIT", "0"},
+                        {"TINYALLOC_LARGE_DECAY", "off"},
+                        {"TINYALLOC_LARGE_POPULATE", "0"}});
   INFO(r.describe());
   REQUIRE(r.exited_ok());
   const auto said = lines(r.output, "tinyalloc:");
   REQUIRE(said.size() == 1);
   REQUIRE(contains(said[0], "TINYALLOC_LARGE=regions "));
-  REQUIRE(contains(said[0], "TINYALLOC_LARGE_SPLIT=0 TINYALLOC_LARGE_DECAY=0"));
+  REQUIRE(contains(said[0], "TINYALLOC_LARGE_SPLIT=0 TINYALLOC_LARGE_DECAY=0 TINYALLOC_LARGE_POPULATE=0"));
   REQUIRE(has_line(r.output, "probe: large_allocations=4 cache_hits=3"));  // exact sizes are still reused
 }
 

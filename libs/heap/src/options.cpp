@@ -101,6 +101,7 @@ Options options_from_environment(Options o) noexcept {
   // Ablations of the region cache (TINYALLOC_LARGE=regions).
   env_bool("TINYALLOC_LARGE_SPLIT", o.large_cache.split_coalesce);
   env_bool("TINYALLOC_LARGE_DECAY", o.large_cache.decay);
+  env_bool("TINYALLOC_LARGE_POPULATE", o.large_cache.populate);
   env_bool("TINYALLOC_EAGER_COMMIT", o.arena.prefault);
   env_bool("TINYALLOC_PURGE_THREAD", o.purge_thread);
   env_bool("TINYALLOC_SHOW_STATS", o.show_stats);
@@ -110,14 +111,14 @@ Options options_from_environment(Options o) noexcept {
 
 void say_options(const Options& o, bool from_code) noexcept {
   say("options%s: TINYALLOC_LARGE=%s TINYALLOC_LARGE_CACHE_MB=%llu TINYALLOC_PURGE_DELAY_MS=%llu "
-      "TINYALLOC_LARGE_SPLIT=%d TINYALLOC_LARGE_DECAY=%d "
+      "TINYALLOC_LARGE_SPLIT=%d TINYALLOC_LARGE_DECAY=%d TINYALLOC_LARGE_POPULATE=%d "
       "TINYALLOC_PURGE_THREAD=%d TINYALLOC_EAGER_COMMIT=%d TINYALLOC_SHOW_STATS=%d TINYALLOC_VERBOSE=%d; "
       "statistics counters %s",
       from_code ? " (set_options, then environment)" : "", strategy_name(o.large),
       static_cast<unsigned long long>(o.large_cache.max_bytes >> 20),
       static_cast<unsigned long long>(o.arena.purge_delay_ms), o.large_cache.split_coalesce ? 1 : 0,
-      o.large_cache.decay ? 1 : 0, o.purge_thread ? 1 : 0, o.arena.prefault ? 1 : 0, o.show_stats ? 1 : 0,
-      o.verbose ? 1 : 0, TINYALLOC_STATS ? "compiled in" : "compiled out (TINYALLOC_STATS=OFF)");
+      o.large_cache.decay ? 1 : 0, o.large_cache.populate ? 1 : 0, o.purge_thread ? 1 : 0, o.arena.prefault ? 1 : 0,
+      o.show_stats ? 1 : 0, o.verbose ? 1 : 0, TINYALLOC_STATS ? "compiled in" : "compiled out (TINYALLOC_STATS=OFF)");
 }
 
 }  // namespace tinyalloc::detail

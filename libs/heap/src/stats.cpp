@@ -116,9 +116,11 @@ void print_table(Writer write, void* arg) noexcept {
          human(s.in_use_large, c), u(s.large.allocations - s.large.frees));
   p.line("  large (%-7s)  allocations %llu, frees %llu, resized in place %llu, moved %llu\n", g.large->name(),
          u(s.large.allocations), u(s.large.frees), u(s.large.in_place_resizes), u(s.large.moved_resizes));
-  p.line("  %-16s hits %llu (%llu mixed), misses %llu, evictions %llu, purges %llu, holding %s (%s resident)\n",
-         "large cache", u(s.cache.hits), u(s.cache.mixed_hits), u(s.cache.misses), u(s.cache.evictions),
-         u(s.cache.purges), human(s.cache.cached_bytes, a), human(s.cache.resident_bytes, b));
+  p.line(
+      "  %-16s hits %llu (%llu mixed), misses %llu, evictions %llu, purges %llu, holding %s (%s resident), "
+      "pre-faulted %s\n",
+      "large cache", u(s.cache.hits), u(s.cache.mixed_hits), u(s.cache.misses), u(s.cache.evictions), u(s.cache.purges),
+      human(s.cache.cached_bytes, a), human(s.cache.resident_bytes, b), human(s.cache.populated, c));
   p.line("  %-16s carved %llu, reused %llu, purged %llu, unmapped %llu; pooled: dirty %llu, clean %llu\n", "segments",
          u(s.arena.segments_carved), u(s.arena.segments_reused), u(s.arena.segments_purged),
          u(s.arena.segments_unmapped), u(s.arena.dirty), u(s.arena.clean));

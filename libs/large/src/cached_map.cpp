@@ -157,7 +157,7 @@ void CachedMap::flush() noexcept {
 
 CacheCounters CachedMap::counters() const noexcept {
   region::LockGuard g(lock_);
-  return CacheCounters{hits_, misses_, evictions_, purges_, cached_bytes_, resident_bytes_, 0, 0, 0, 0, 0, 0, 0};
+  return CacheCounters{hits_, misses_, evictions_, purges_, cached_bytes_, resident_bytes_, 0, 0, 0, 0, 0, 0, 0, 0};
 }
 
 }  // namespace tinyalloc::large

@@ -41,9 +41,14 @@ void RegionCache::unlock() noexcept { lock_.unlock(); }
 // neighbours); one whose madvise failed goes back dirty, for a later purge.
 void RegionCache::decommit_outside_lock(AgeList& batch) noexcept {
   if (batch.empty()) return;
-  for (FreeRange& n : batch) n.dirty = !region::decommit(n.base, n.size);  // a failure is counted by region
+  UseSample use;
+  for (FreeRange& n : batch) {
+    if (options_.populate) sample_use(n, use);
+    n.dirty = !region::decommit(n.base, n.size);  // a failure is counted by region
+  }
   const std::uint64_t now = region::now_ms();
   lock();
+  note_use(use);
   const std::uint64_t t = clock(now);
   while (!batch.empty()) {
     FreeRange* n = &batch.front();
@@ -97,10 +102,13 @@ Mapping RegionCache::obtain(std::size_t bytes, std::size_t alignment) noexcept {
       hand_out(need);
       collect_over_ceiling(over);
       update_next_purge();
+      const bool populate = blocks_written_whole();
       unlock();
       decommit_outside_lock(over);
-      // Accounting only: these pages fault in when touched.
-      if (cut.clean_bytes != 0) region::commit(cut.clean, cut.clean_bytes);
+      if (cut.clean_bytes != 0) {
+        region::commit(cut.clean, cut.clean_bytes);  // accounting: these pages fault in when touched,
+        if (populate) populate_outside_lock(cut.base, pages, cut.clean, cut.clean_bytes);  // or now
+      }
       return {cut.base, pages, cut.clean_bytes == need, cut.origin};
     }
     unlock();
@@ -127,10 +135,12 @@ Mapping RegionCache::obtain(std::size_t bytes, std::size_t alignment) noexcept {
   if (!kept) ++evictions_;
   collect_over_ceiling(over);
   update_next_purge();
+  const bool populate = blocks_written_whole();
   unlock();
   decommit_outside_lock(over);
   if (!kept) (void)region::release(p + need, size - need);  // no node for it; a failure is counted by region
   region::commit(p, need);
+  if (populate) populate_outside_lock(p, pages, p, need);
   return {p, pages, true, origin};
 }
 
@@ -271,9 +281,20 @@ void RegionCache::forget(std::size_t bytes) noexcept {
 
 CacheCounters RegionCache::counters() const noexcept {
   region::LockGuard g(lock_);
-  return CacheCounters{hits_,        misses_,     evictions_,  purges_, dirty_bytes_ + clean_bytes_,
-                       dirty_bytes_, clean_hits_, splits_,     merges_, unmaps_,
-                       mixed_hits_,  in_use_,     peak_in_use_};
+  return CacheCounters{hits_,
+                       misses_,
+                       evictions_,
+                       purges_,
+                       dirty_bytes_ + clean_bytes_,
+                       dirty_bytes_,
+                       clean_hits_,
+                       splits_,
+                       merges_,
+                       unmaps_,
+                       mixed_hits_,
+                       in_use_,
+                       peak_in_use_,
+                       populated_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace tinyalloc::large

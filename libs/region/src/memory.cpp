@@ -108,8 +108,22 @@ bool release(void* p, std::size_t size, bool committed) noexcept {
   return true;
 }
 
+bool populate(void* p, std::size_t size) noexcept { return ::madvise(p, size, MADV_POPULATE_WRITE) == 0; }
+
+bool resident_bytes(const void* p, std::size_t size, std::size_t& out) noexcept {
+  const std::size_t ps = page_size();
+  unsigned char pages[1024];  // one byte a page, a call per 1024 pages
+  out = 0;
+  for (std::size_t off = 0; off < size; off += sizeof pages * ps) {
+    const std::size_t n = size - off < sizeof pages * ps ? (size - off + ps - 1) / ps : sizeof pages;
+    if (::mincore(const_cast<char*>(static_cast<const char*>(p)) + off, n * ps, pages) != 0) return false;
+    for (std::size_t i = 0; i < n; ++i) out += (pages[i] & 1) * ps;
+  }
+  return true;
+}
+
 bool commit(void* p, std::size_t size, bool prefault) noexcept {
-  if (prefault && ::madvise(p, size, MADV_POPULATE_WRITE) != 0) {
+  if (prefault && !populate(p, size)) {
     // Kernels before 5.14: one write per page does the same.
     const std::size_t ps = page_size();
     volatile char* c = static_cast<volatile char*>(p);

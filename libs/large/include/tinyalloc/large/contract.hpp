@@ -56,6 +56,7 @@ struct CacheCounters {
   std::size_t mixed_hits;      ///< hits cut from a dirty range and the clean range beside it
   std::size_t in_use_bytes;    ///< range bytes blocks hold now (the resident ceiling's basis)
   std::size_t peak_in_use;     ///< the most in_use_bytes has been
+  std::size_t populated;       ///< bytes pre-faulted for blocks the program was expected to write whole
 };
 
 /// The contract of a large-block strategy.  Every function may be called from
@@ -121,6 +122,9 @@ struct CacheOptions {
   bool decay = true;                    ///< off: a fixed budget (max_bytes) and the delay (TINYALLOC_LARGE_DECAY)
   std::uint64_t unmap_idle_ms = 10000;  ///< a clean range unused this long is unmapped
   std::size_t max_nodes = 16384;        ///< free-range descriptors (fixed pool)
+  /// Pre-fault a block's decommitted pages while the program writes its
+  /// blocks whole (TINYALLOC_LARGE_POPULATE; RegionCache's class comment).
+  bool populate = true;
 };
 
 /// A strategy that can hand parts of a block back and forth with its cache.

@@ -56,6 +56,15 @@ struct FreeRange {
 /// is the next epoch boundary while anything is dirty, never later, so a purge
 /// thread sleeping until it never oversleeps a range freed meanwhile.
 ///
+/// Pre-faulting (CacheOptions::populate, region_cache_populate.cpp): before a
+/// free range is decommitted the kernel is asked how much of it is resident;
+/// while that share, over the last ~kUseWindow bytes decommitted, is at least
+/// 7/8 (the program writes its large blocks whole), the decommitted or fresh
+/// pages of a block of up to kPopulateMax that obtain() hands out are made
+/// resident in one system call (MADV_POPULATE_WRITE), at about half the cost
+/// of their page faults.  A program that touches its blocks sparsely keeps
+/// them lazy.
+///
 /// Clean ranges hold address space, not memory: a purge that runs unmaps those
 /// unused for unmap_idle_ms (they set no purge time of their own), flush() and
 /// purge(force) unmap all, and so does a reservation the OS refuses (flush,
@@ -104,6 +113,10 @@ class RegionCache {
   static constexpr std::size_t kEpochs = 8;                         // decay resolution
   static constexpr std::size_t kMixedProbes = 8;  // dirty ranges take_cached() tries to join with a clean neighbour
   static constexpr std::size_t kPeakSlack = 5;    // resident <= peak in use x (1 + 1/kPeakSlack)
+  /// Pre-faulting (region_cache_populate.cpp) follows the ranges decommitted
+  /// last: about this many bytes of them, older ones weighing less.
+  static constexpr std::size_t kUseWindow = std::size_t{256} << 20;
+  static constexpr std::size_t kPopulateMax = std::size_t{32} << 20;  // the largest block pre-faulted
 
   explicit RegionCache(const CacheOptions& options = {}) noexcept;
   ~RegionCache();  // flushes and unmaps the node pool (the heap's instance is never destroyed)
@@ -201,6 +214,14 @@ class RegionCache {
   void update_next_purge() noexcept;
   void decommit_outside_lock(AgeList& batch) noexcept;
   void unmap_outside_lock(AgeList& batch) noexcept;
+  // Pre-faulting (region_cache_populate.cpp).
+  struct UseSample {
+    std::size_t seen = 0, resident = 0;
+  };
+  static void sample_use(const FreeRange& n, UseSample& s) noexcept;
+  void note_use(const UseSample& s) noexcept;
+  bool blocks_written_whole() const noexcept;
+  void populate_outside_lock(char* base, std::size_t pages, char* clean, std::size_t clean_bytes) noexcept;
 
   CacheOptions options_;
   std::uint64_t epoch_ms_;  ///< purge_delay_ms / kEpochs, at least 1 (constant)
@@ -222,6 +243,10 @@ class RegionCache {
   std::atomic<std::uint64_t> next_purge_ms_{~std::uint64_t{0}};  // read without the lock
   std::size_t hits_ = 0, clean_hits_ = 0, misses_ = 0, evictions_ = 0, purges_ = 0, splits_ = 0, merges_ = 0,
               unmaps_ = 0, mixed_hits_ = 0;
+  /// Of the decommitted ranges' bytes asked about (seen), those that were
+  /// resident: how much of its blocks the program writes.
+  std::size_t use_seen_ = 0, use_resident_ = 0;
+  std::atomic<std::size_t> populated_{0};  ///< bytes pre-faulted (counted outside the lock)
 };
 
 }  // namespace tinyalloc::large
