@@ -211,7 +211,10 @@ Outcome large_churn(bool smoke, std::uint64_t seed) {
 // handed to the OTHER thread's inbox (a mutex-protected vector) to be freed
 // there, otherwise it is freed here -- write the new block's head and tail
 // and one byte in each of its pages, replace 4 random small blocks (head
-// and tail written), and free whatever the other thread handed over.
+// and tail written), and free whatever the other thread handed over.  A
+// thread that finishes its steps first keeps freeing what the other hands
+// over until that one finishes too, so the live set stays 2 x 512 medium
+// blocks however the two threads are scheduled.
 // Timed: 30,000 steps per thread (smoke: 1,000) after both finished their
 // setup.  Item = one step of either thread (wall time / steps of both).
 Outcome medium_two_threads(bool smoke, std::uint64_t seed) {
@@ -220,6 +223,7 @@ Outcome medium_two_threads(bool smoke, std::uint64_t seed) {
     Inbox inbox[2];
     std::atomic<int> ready{0};
     std::atomic<bool> go{false};
+    std::atomic<int> done{0};
     std::uint64_t sums[2] = {0, 0};
     std::vector<void*> leftovers[2];
 
@@ -253,6 +257,15 @@ Outcome medium_two_threads(bool smoke, std::uint64_t seed) {
                 q = small();
             }
             sum += inbox[t].drain();
+        }
+        // Until the other thread is done too, keep freeing what it hands
+        // over: left in this inbox, its blocks would stay live to the end
+        // and the live set would grow with how far the threads drift apart
+        // (up to twice it), a matter of scheduling rather than allocator.
+        done.fetch_add(1, std::memory_order_release);
+        while (done.load(std::memory_order_acquire) < 2) {
+            sum += inbox[t].drain();
+            std::this_thread::sleep_for(std::chrono::microseconds(20));
         }
         sums[t] = sum;
         for (void* p : smalls) blocks.push_back(p);
