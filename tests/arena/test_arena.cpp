@@ -201,6 +201,92 @@ TEST_CASE("medium classes: spans of several windows, reused warm by any class of
   REQUIRE(arena.counters().dirty == 0);
 }
 
+TEST_CASE("medium classes: a one-block class borrows a warm span one window longer, whole") {
+  ArenaOptions o;
+  o.purge_delay_ms = 1000000;  // nothing purged behind the test's back
+  Arena arena(o);
+  const unsigned c160 = size_class::of(160 << 10), c320 = size_class::of(320 << 10);
+  const unsigned c640 = size_class::of(640 << 10), c40 = size_class::of(40 << 10);
+  REQUIRE(span_windows(size_class::size_of(c160)) == 1);
+  REQUIRE(span_windows(size_class::size_of(c320)) == 2);
+  REQUIRE(span_windows(size_class::size_of(c640)) == 3);
+  auto create = [](Arena::Grant g, unsigned c) {
+    REQUIRE(g.memory != nullptr);
+    return Segment::create(g.memory, static_cast<std::uint8_t>(c), size_class::size_of(c), g.zero, false, g.windows);
+  };
+  Arena::Grant two = arena.acquire(c320);
+  REQUIRE(two.windows == 2);
+  Segment* s = create(two, c320);
+  std::memset(s->first_block(), 0xAB, size_class::size_of(c320));
+  arena.release(s, 0);
+  REQUIRE(arena.counters().windows_held == 0);
+
+  SECTION("a class of several blocks a segment never does") {
+    Arena::Grant g = arena.acquire(c40);  // 6 blocks a window
+    REQUIRE(g.memory != two.memory);
+    REQUIRE(g.zero);
+    REQUIRE(g.windows == 1);
+    REQUIRE(arena.counters().segments_borrowed == 0);
+  }
+  SECTION("one block a span: the whole two-window span, resident, holding one block") {
+    Arena::Grant g = arena.acquire(c160);
+    REQUIRE(g.memory == two.memory);
+    REQUIRE_FALSE(g.zero);
+    REQUIRE(g.windows == 2);
+    REQUIRE(arena.counters().segments_borrowed == 1);
+    REQUIRE(arena.counters().windows_held == 2);
+    Segment* b = create(g, c160);
+    REQUIRE(b->windows == 2);
+    REQUIRE(b->capacity == 1);
+    REQUIRE(b->refill());
+    Block* only = b->blocks.pop();
+    REQUIRE(only == reinterpret_cast<Block*>(b->first_block()));
+    REQUIRE(b->blocks.free == nullptr);
+    REQUIRE_FALSE(b->refill());  // one block, though a second would fit in the span
+    b->push_local(only);         // freed: the segment is empty again
+    --b->blocks.used;
+    REQUIRE(b->is_unused());
+    // Emptied, it goes back to its own length: a 2-window class reuses it.
+    arena.release(b, 1);
+    REQUIRE(arena.counters().windows_held == 0);
+    REQUIRE(arena.acquire(c320).memory == two.memory);
+  }
+  SECTION("the class's own length comes first") {
+    Arena::Grant own = arena.acquire(c160);  // borrows the 2-window span
+    Arena::Grant fresh = arena.acquire(c160);
+    REQUIRE(fresh.zero);
+    arena.release(create(fresh, c160), 1);
+    arena.release(create(own, c160), 1);
+    REQUIRE(arena.acquire(c160).memory == fresh.memory);  // its own length's span, though the other was pooled last
+  }
+  SECTION("no further than borrow_windows") {
+    Arena::Grant three = arena.acquire(c640);  // 3 windows: two longer than c160's span
+    REQUIRE(three.windows == 3);
+    arena.release(create(three, c640), 1);
+    REQUIRE(arena.acquire(c160).memory == two.memory);  // one longer: borrowed
+    Arena::Grant g = arena.acquire(c160);               // only two longer left: a fresh span
+    REQUIRE(g.memory != three.memory);
+    REQUIRE(g.zero);
+    REQUIRE(g.windows == 1);
+    REQUIRE(arena.counters().segments_borrowed == 1);
+  }
+}
+
+TEST_CASE("medium classes: borrow_windows = 0 keeps exact lengths (the ablation)") {
+  ArenaOptions o;
+  o.purge_delay_ms = 1000000;
+  o.borrow_windows = 0;
+  Arena arena(o);
+  const unsigned c160 = size_class::of(160 << 10), c320 = size_class::of(320 << 10);
+  Arena::Grant two = arena.acquire(c320);
+  arena.release(Segment::create(two.memory, static_cast<std::uint8_t>(c320), size_class::size_of(c320), two.zero), 0);
+  Arena::Grant g = arena.acquire(c160);
+  REQUIRE(g.memory != two.memory);
+  REQUIRE(g.zero);
+  REQUIRE(g.windows == 1);
+  REQUIRE(arena.counters().segments_borrowed == 0);
+}
+
 TEST_CASE("medium classes: a purged span comes back zero, and trim unmaps it") {
   Arena arena(ArenaOptions{.purge_delay_ms = 10});
   const unsigned c = size_class::of(300 << 10);  // 2 windows

@@ -106,26 +106,39 @@ Segment* Arena::pop_dirty(std::size_t windows) noexcept {
 
 Arena::Grant Arena::acquire(unsigned size_class) noexcept {
   const std::size_t windows = windows_of(size_class);
-  const Grant g = take(windows);
-  if (g.memory != nullptr) held_.fetch_add(windows, std::memory_order_relaxed);
+  // Only a class of one block a span may borrow a longer one: a segment of
+  // several windows holds one block (only the first window has a header).
+  const bool one_block = size_class::size_of(size_class) * 2 > kSegmentSize - kFirstBlock;
+  const Grant g = take(windows, one_block ? options_.borrow_windows : 0);
+  if (g.memory != nullptr) held_.fetch_add(g.windows, std::memory_order_relaxed);
   return g;
 }
 
-Arena::Grant Arena::take(std::size_t windows) noexcept {
+Arena::Grant Arena::take(std::size_t windows, std::size_t borrow) noexcept {
   if (Segment* s = pop_dirty(windows)) {
     reused_.fetch_add(1, std::memory_order_relaxed);
-    return {s, false};
+    return {s, false, windows};
+  }
+  // Its length's pool empty: a warm span up to `borrow` windows longer serves
+  // the block whole (its pages resident: no fault) before a clean or fresh
+  // span would.
+  for (std::size_t longer = windows + 1; longer <= kMaxWindows && longer <= windows + borrow; ++longer) {
+    if (Segment* s = pop_dirty(longer)) {
+      reused_.fetch_add(1, std::memory_order_relaxed);
+      borrowed_.fetch_add(1, std::memory_order_relaxed);
+      return {s, false, longer};
+    }
   }
   if (void* clean = pop_clean(windows)) {
     reused_.fetch_add(1, std::memory_order_relaxed);
     region::commit(clean, windows * kSegmentSize, options_.prefault);
-    return {clean, true};
+    return {clean, true, windows};
   }
   void* fresh = carve(windows);
-  if (fresh == nullptr) return {nullptr, false};
+  if (fresh == nullptr) return {nullptr, false, windows};
   carved_.fetch_add(1, std::memory_order_relaxed);
   region::commit(fresh, windows * kSegmentSize, options_.prefault);
-  return {fresh, true};
+  return {fresh, true, windows};
 }
 
 // Give a segment's address space back.  munmap of part of a chunk splits a
@@ -240,7 +253,7 @@ ArenaCounters Arena::counters() const noexcept {
   return ArenaCounters{carved_.load(std::memory_order_relaxed),      reused_.load(std::memory_order_relaxed),
                        purged_.load(std::memory_order_relaxed),      unmapped_.load(std::memory_order_relaxed),
                        dirty_count_.load(std::memory_order_relaxed), clean_count_.load(std::memory_order_relaxed),
-                       held_.load(std::memory_order_relaxed)};
+                       held_.load(std::memory_order_relaxed),        borrowed_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace tinyalloc

@@ -103,6 +103,9 @@ Options options_from_environment(Options o) noexcept {
   env_bool("TINYALLOC_LARGE_DECAY", o.large_cache.decay);
   env_bool("TINYALLOC_LARGE_POPULATE", o.large_cache.populate);
   env_bool("TINYALLOC_EAGER_COMMIT", o.arena.prefault);
+  std::uint64_t borrow = o.arena.borrow_windows;
+  env_uint("TINYALLOC_BORROW_WINDOWS", Arena::kMaxWindows - 1, borrow);
+  o.arena.borrow_windows = static_cast<std::size_t>(borrow);
   env_bool("TINYALLOC_PURGE_THREAD", o.purge_thread);
   env_bool("TINYALLOC_SHOW_STATS", o.show_stats);
   env_bool("TINYALLOC_VERBOSE", o.verbose);
@@ -112,13 +115,15 @@ Options options_from_environment(Options o) noexcept {
 void say_options(const Options& o, bool from_code) noexcept {
   say("options%s: TINYALLOC_LARGE=%s TINYALLOC_LARGE_CACHE_MB=%llu TINYALLOC_PURGE_DELAY_MS=%llu "
       "TINYALLOC_LARGE_SPLIT=%d TINYALLOC_LARGE_DECAY=%d TINYALLOC_LARGE_POPULATE=%d "
-      "TINYALLOC_PURGE_THREAD=%d TINYALLOC_EAGER_COMMIT=%d TINYALLOC_SHOW_STATS=%d TINYALLOC_VERBOSE=%d; "
+      "TINYALLOC_PURGE_THREAD=%d TINYALLOC_EAGER_COMMIT=%d TINYALLOC_BORROW_WINDOWS=%zu TINYALLOC_SHOW_STATS=%d "
+      "TINYALLOC_VERBOSE=%d; "
       "statistics counters %s",
       from_code ? " (set_options, then environment)" : "", strategy_name(o.large),
       static_cast<unsigned long long>(o.large_cache.max_bytes >> 20),
       static_cast<unsigned long long>(o.arena.purge_delay_ms), o.large_cache.split_coalesce ? 1 : 0,
       o.large_cache.decay ? 1 : 0, o.large_cache.populate ? 1 : 0, o.purge_thread ? 1 : 0, o.arena.prefault ? 1 : 0,
-      o.show_stats ? 1 : 0, o.verbose ? 1 : 0, TINYALLOC_STATS ? "compiled in" : "compiled out (TINYALLOC_STATS=OFF)");
+      o.arena.borrow_windows, o.show_stats ? 1 : 0, o.verbose ? 1 : 0,
+      TINYALLOC_STATS ? "compiled in" : "compiled out (TINYALLOC_STATS=OFF)");
 }
 
 }  // namespace tinyalloc::detail

@@ -121,9 +121,10 @@ void print_table(Writer write, void* arg) noexcept {
       "pre-faulted %s\n",
       "large cache", u(s.cache.hits), u(s.cache.mixed_hits), u(s.cache.misses), u(s.cache.evictions), u(s.cache.purges),
       human(s.cache.cached_bytes, a), human(s.cache.resident_bytes, b), human(s.cache.populated, c));
-  p.line("  %-16s carved %llu, reused %llu, purged %llu, unmapped %llu; pooled: dirty %llu, clean %llu\n", "segments",
-         u(s.arena.segments_carved), u(s.arena.segments_reused), u(s.arena.segments_purged),
-         u(s.arena.segments_unmapped), u(s.arena.dirty), u(s.arena.clean));
+  p.line(
+      "  %-16s carved %llu, reused %llu (%llu borrowed), purged %llu, unmapped %llu; pooled: dirty %llu, clean %llu\n",
+      "segments", u(s.arena.segments_carved), u(s.arena.segments_reused), u(s.arena.segments_borrowed),
+      u(s.arena.segments_purged), u(s.arena.segments_unmapped), u(s.arena.dirty), u(s.arena.clean));
   p.line("  %-16s heaps created %llu, reused whole %llu; segments abandoned %llu, adopted %llu\n", "threads",
          u(s.heaps_created), u(s.heaps_reused), u(s.segments_abandoned), u(s.segments_adopted));
 }

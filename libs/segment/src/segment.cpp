@@ -24,18 +24,20 @@ std::uint64_t next_random(std::uint64_t& x) noexcept {  // splitmix64
                 MisusedBlock::of_class(Segment::of(b)->block_size));
 }
 
-Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t block_size, bool zero,
-                         bool guard) noexcept {
-  track::reclaimed(static_cast<char*>(memory) + kFirstBlock, span_windows(block_size) * kSegmentSize - kFirstBlock);
+Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t block_size, bool zero, bool guard,
+                         std::size_t windows) noexcept {
+  if (windows == 0) windows = span_windows(block_size);
+  track::reclaimed(static_cast<char*>(memory) + kFirstBlock, windows * kSegmentSize - kFirstBlock);
   Segment* s = ::new (memory) Segment;
   s->become(SegmentKind::Small);
   s->blocks = FreeBlocks{};
   s->blocks.codec = LinkCodec{link_key(s)};
   s->local_free = nullptr;
   s->block_size = block_size;
-  s->windows = static_cast<std::uint8_t>(span_windows(block_size));
+  s->windows = static_cast<std::uint8_t>(windows);
   const std::size_t room = s->windows * kSegmentSize - kFirstBlock - (guard ? region::page_size() : 0);
-  s->capacity = static_cast<std::uint32_t>(room / block_size);
+  // Only the first window has a header: a span of several holds one block.
+  s->capacity = windows > 1 ? 1 : static_cast<std::uint32_t>(room / block_size);
   TINYALLOC_ASSERT(block_size <= BlockGrid::kMaxBlock);
   s->grid = BlockGrid::make(reinterpret_cast<std::uintptr_t>(s->first_block()), block_size, s->capacity);
   for (std::uint32_t& r : s->requested) r = 0;

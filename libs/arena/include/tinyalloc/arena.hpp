@@ -20,6 +20,13 @@
 //   clean    — purged one-window segments (decommitted: resident memory
 //              returned, they read as zero again).
 //   spans[k] — purged segments of k > 1 windows.
+// A class of one block a span takes, when dirty[k] is empty, a warm span of
+// up to ArenaOptions::borrow_windows more windows whole (never split): its
+// pages are resident, where a purged or fresh span's would all fault in, and
+// it goes back to its own length's pool when emptied.  Measured on two
+// threads trading 32 KiB - 1 MiB blocks: 19% fewer page faults, 7% less
+// peak RSS and 11% less time than exact lengths only (PERF_FINDINGS.md,
+// "borrowing a warm span whole").
 // An emptied segment waits in dirty[c] for the purge delay, then is
 // decommitted into clean.  Above the dirty cap the arena decommits at once,
 // so resident memory falls after a burst even without time passing.  The cap
@@ -57,6 +64,10 @@ struct ArenaOptions {
   /// threads trading 32 KiB - 1 MiB blocks decommit and fault the same
   /// memory back (PERF_FINDINGS.md, medium blocks).
   std::size_t max_dirty = 512;
+  /// A class of one block a span whose length has no warm span may take a
+  /// warm span up to this many windows longer, whole, before a purged or
+  /// fresh one (whose pages all fault in).  0: exact lengths only (ablation).
+  std::size_t borrow_windows = 1;
   bool prefault = false;  ///< commit eagerly (ablation)
 };
 
@@ -68,6 +79,7 @@ struct ArenaCounters {
   std::size_t dirty;              ///< in dirty pools now
   std::size_t clean;              ///< in the clean pool now
   std::size_t windows_held;       ///< windows (x 256 KiB) handed out and not released: segments in use
+  std::size_t segments_borrowed;  ///< reused whole for a class of a shorter span (borrow_windows)
 };
 
 class Arena {
@@ -93,6 +105,7 @@ class Arena {
   struct Grant {
     void* memory;
     bool zero;
+    std::size_t windows;  ///< its length: the class's span, or longer (a borrowed warm span)
   };
   Grant acquire(unsigned size_class) noexcept;
 
@@ -128,7 +141,7 @@ class Arena {
   using Pool = boost::lockfree::stack<Segment*, boost::lockfree::capacity<N>>;
 
   static std::size_t windows_of(unsigned size_class) noexcept { return span_windows(size_class::size_of(size_class)); }
-  Grant take(std::size_t windows) noexcept;
+  Grant take(std::size_t windows, std::size_t borrow) noexcept;
   void* carve(std::size_t windows) noexcept;
   bool install_chunk(char* seen, std::size_t need) noexcept;
   void recycle_windows(char* from, char* to) noexcept;
@@ -155,7 +168,7 @@ class Arena {
   std::atomic<char*> end_{nullptr};
   region::Lock chunk_lock_;
 
-  std::atomic<std::size_t> carved_{0}, reused_{0}, purged_{0}, unmapped_{0}, clean_count_{0}, held_{0};
+  std::atomic<std::size_t> carved_{0}, reused_{0}, purged_{0}, unmapped_{0}, clean_count_{0}, held_{0}, borrowed_{0};
 };
 
 }  // namespace tinyalloc

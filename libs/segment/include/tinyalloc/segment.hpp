@@ -132,7 +132,7 @@ class Segment : public SegmentBase {
   std::uint32_t extended;  ///< blocks carved from the bump area so far
   std::uint32_t capacity;  ///< blocks that fit after the header (1 if it spans several windows)
   std::uint8_t size_class;
-  std::uint8_t windows;  ///< span_windows(block_size): 256 KiB windows it spans
+  std::uint8_t windows;  ///< 256 KiB windows it spans: span_windows(block_size), or more (a borrowed span)
   bool free_is_zero;     ///< blocks on blocks.free are fresh zero memory (but for their first word)
   bool bump_is_zero;     ///< the never-carved tail reads as zero
   /// Link in the owner heap's per-class queue, or in an overflow list.
@@ -158,11 +158,12 @@ class Segment : public SegmentBase {
   static Segment* of(const FreeBlocks* f) noexcept { return of(static_cast<const void*>(f)); }
 
   /// Make a fresh, ownerless segment for `size_class` (block_size bytes) at
-  /// `memory` (span_windows(block_size) windows).  `zero`: the memory past
-  /// the header is known to read as zero.  `guard`: no block reaches into
-  /// the span's last page (guard_page()), which the caller may protect.
-  static Segment* create(void* memory, std::uint8_t size_class, std::uint32_t block_size, bool zero,
-                         bool guard = false) noexcept;
+  /// `memory`, a span of `windows` windows (0: span_windows(block_size); a
+  /// longer span holds one block, in its first window).  `zero`: the memory
+  /// past the header is known to read as zero.  `guard`: no block reaches
+  /// into the span's last page (guard_page()), which the caller may protect.
+  static Segment* create(void* memory, std::uint8_t size_class, std::uint32_t block_size, bool zero, bool guard = false,
+                         std::size_t windows = 0) noexcept;
 
   /// The span's last page (a guard page if created with `guard`).
   char* guard_page() noexcept {
