@@ -241,7 +241,7 @@ TEST_CASE("medium classes: a one-block class borrows a warm span one window long
     REQUIRE(b->refill());
     Block* only = b->blocks.pop();
     REQUIRE(only == reinterpret_cast<Block*>(b->first_block()));
-    REQUIRE(b->blocks.free == nullptr);
+    REQUIRE(b->blocks.empty());
     REQUIRE_FALSE(b->refill());  // one block, though a second would fit in the span
     b->push_local(only);         // freed: the segment is empty again
     --b->blocks.used;

@@ -97,7 +97,7 @@ TEST_CASE("blocks are handed out once; local frees come back through local_free"
   }
   REQUIRE(s->is_unused());
   // Drain the current free list, then the next pop comes from local_free.
-  while (s->blocks.free != nullptr) pop(s);
+  while (!s->blocks.empty()) pop(s);
   Block* again = pop(s);
   REQUIRE(seen.count(again) == 1);
   REQUIRE_FALSE(s->free_is_zero);
@@ -140,7 +140,7 @@ TEST_CASE("remote frees from many threads are all collected, with their count") 
   REQUIRE(s->check());
   REQUIRE_FALSE(s->has_thread_free());
   std::set<Block*> collected;
-  for (Block* b = s->blocks.free; b != nullptr; b = s->blocks.codec.decode(b->link))
+  for (Block* b = s->blocks.free; !FreeBlocks::is_end(b); b = s->blocks.codec.decode(b->link))
     REQUIRE(collected.insert(b).second);
   REQUIRE(collected.size() == total - 1);
 }
@@ -150,7 +150,7 @@ TEST_CASE("a segment whose blocks other threads all freed is carved again from i
   Segment* s = Segment::create(mem.p, 1, 64, true);
   std::vector<Block*> blocks;
   for (int i = 0; i < 320; ++i) blocks.push_back(pop(s));  // five pages' worth: all that was carved
-  REQUIRE(s->blocks.free == nullptr);
+  REQUIRE(s->blocks.empty());
   std::vector<Block*> scrambled = blocks;
   std::reverse(scrambled.begin(), scrambled.begin() + 150);
   std::rotate(scrambled.begin(), scrambled.begin() + 77, scrambled.end());
@@ -162,7 +162,7 @@ TEST_CASE("a segment whose blocks other threads all freed is carved again from i
   free_remotely(1);
   REQUIRE(s->refill());
   REQUIRE(s->blocks.free == scrambled.back());
-  while (s->blocks.free != nullptr) s->blocks.pop();
+  while (!s->blocks.empty()) s->blocks.pop();
   // Every block back: the refill starts over in address order.
   free_remotely(0);
   REQUIRE(s->all_returned());
@@ -349,7 +349,7 @@ TEST_CASE("a use-after-free write into a free block is caught when the list reac
   SegmentMemory mem;
   Segment* s = Segment::create(mem.p, 0, 64, true);
   Block* a = pop(s);
-  while (s->blocks.free != nullptr) pop(s);  // drain, so `a` is the head after the free
+  while (!s->blocks.empty()) pop(s);  // drain, so `a` is the head after the free
   s->push_local(a);
   REQUIRE(s->refill());
   static char target[64];
@@ -360,7 +360,7 @@ TEST_CASE("a use-after-free write into a free block is caught when the list reac
   const test_child::Result r = test_child::run(
       [&] {
         Block* first = s->blocks.pop();
-        Block* second = s->blocks.free != nullptr ? s->blocks.pop() : nullptr;
+        Block* second = !s->blocks.empty() ? s->blocks.pop() : nullptr;
         return first == a && second != reinterpret_cast<Block*>(target) ? 0 : 1;
       },
       30);

@@ -245,7 +245,7 @@ void segment_emptied(Heap* h, Segment* s) noexcept {
     if (medium) release_empty_medium(h, s);
     // Keep the segment this class allocates from, and make its blocks
     // reachable from the fast path at once (no slow path just to migrate).
-    if (s->blocks.free == nullptr) s->take_local();
+    if (s->blocks.empty()) s->take_local();
     return;
   }
   q.remove(*s);

@@ -31,8 +31,9 @@ Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t bl
   Segment* s = ::new (memory) Segment;
   s->become(SegmentKind::Small);
   s->blocks = FreeBlocks{};
+  s->blocks.free = s->list_end();
   s->blocks.codec = LinkCodec{link_key(s)};
-  s->local_free = nullptr;
+  s->local_free = s->list_end();
   s->block_size = block_size;
   s->windows = static_cast<std::uint8_t>(windows);
   const std::size_t room = s->windows * kSegmentSize - kFirstBlock - (guard ? region::page_size() : 0);
@@ -59,7 +60,8 @@ bool Segment::holds_free(const Block* b) const noexcept {
   // list cannot hang it.
   auto on = [&](const Block* head) {
     std::uint32_t steps = 0;
-    for (const Block* x = head; x != nullptr && steps <= capacity; x = blocks.codec.decode(x->link), ++steps) {
+    for (const Block* x = head; !FreeBlocks::is_end(x) && steps <= capacity;
+         x = blocks.codec.decode(x->link), ++steps) {
       if (x == b) return true;
       if (!same_window(x, b)) return false;
     }
@@ -69,9 +71,9 @@ bool Segment::holds_free(const Block* b) const noexcept {
 }
 
 bool Segment::take_local() noexcept {
-  if (local_free == nullptr) return false;
+  if (FreeBlocks::is_end(local_free)) return false;
   blocks.free = local_free;
-  local_free = nullptr;
+  local_free = list_end();
   free_is_zero = false;
   return true;
 }
@@ -82,7 +84,7 @@ bool Segment::has_thread_free() const noexcept {
 
 bool Segment::take_thread_free() noexcept {
   using namespace thread_free_word;
-  TINYALLOC_ASSERT(blocks.free == nullptr);
+  TINYALLOC_ASSERT(blocks.empty());
   std::uint64_t w = thread_free.load(std::memory_order_relaxed);
   if (head(w) == nullptr) return false;
   // Take the list and its count; keep the hand-off state.
@@ -131,7 +133,7 @@ bool Segment::extend() noexcept {
 }
 
 bool Segment::refill() noexcept {
-  if (blocks.free != nullptr) return true;
+  if (!blocks.empty()) return true;
   if (has_thread_free() && all_returned()) {
     // Every block is free, some freed by other threads: carve the segment
     // again from its start rather than hand out their frees' order.
@@ -139,8 +141,8 @@ bool Segment::refill() noexcept {
     // (whose pages are still resident).
     take_thread_free();
     track::reclaimed(first_block(), std::size_t{extended} * block_size);
-    blocks.free = nullptr;
-    local_free = nullptr;
+    blocks.free = list_end();
+    local_free = list_end();
     extended = 0;
     bump_is_zero = false;
     return extend();
@@ -210,7 +212,7 @@ bool Segment::check() const noexcept {
   // past the carved blocks or is longer than the segment (a cycle).
   auto length = [&](const Block* head) -> long {
     long n = 0;
-    for (const Block* x = head; x != nullptr; x = blocks.codec.decode(x->link)) {
+    for (const Block* x = head; !FreeBlocks::is_end(x); x = blocks.codec.decode(x->link)) {
       if (!same_window(x, this) || !is_block_start(x) || ++n > static_cast<long>(capacity)) return -1;
       const auto index = static_cast<std::size_t>(reinterpret_cast<const char*>(x) -
                                                   (reinterpret_cast<const char*>(this) + kFirstBlock)) /

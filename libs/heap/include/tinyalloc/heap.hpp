@@ -149,7 +149,7 @@ inline void* malloc_fast(std::size_t size) noexcept {
   else
     return nullptr;
   FreeBlocks* f = k->current;
-  if (__builtin_expect(f->free != nullptr, 1)) {
+  if (__builtin_expect(!f->empty(), 1)) {
     k->count();
     return f->pop();
   }

@@ -44,7 +44,7 @@ class ClassQueue {
   /// last refilled: then nothing changes and the caller refills again.
   /// From here on remote frees are handed off to the heap (Segment::enter_full).
   bool mark_full(Segment& s) noexcept {
-    TINYALLOC_ASSERT(!s.is_full() && s.blocks.free == nullptr && s.local_free == nullptr);
+    TINYALLOC_ASSERT(!s.is_full() && s.blocks.empty() && FreeBlocks::is_end(s.local_free));
     if (!s.enter_full()) return false;
     available.erase(available.iterator_to(s));
     full.push_back(s);

@@ -56,8 +56,16 @@ namespace tinyalloc {
 
 /// A segment's free blocks as the malloc fast path sees them, first in the
 /// header so a heap can point at it directly (ClassSlot::current).
+///
+/// Every free list of a segment ends at the segment's own address, its
+/// window's start, where no block ever starts (Segment::list_end): the end
+/// lies in the window of every block that links to it, so the pop check is
+/// a single test (the link stays in the block's window) with no separate
+/// test for the end.  Any address with no offset in its window reads as an
+/// end, so nullptr does too (a heap's class with no segment, an empty remote
+/// list's head).
 struct FreeBlocks {
-  Block* free = nullptr;   ///< malloc pops here. Owner only.
+  Block* free = nullptr;   ///< malloc pops here; a list end when empty. Owner only.
   std::uint32_t used = 0;  ///< blocks out of the owner's hands (incl. remote frees not yet collected). Owner only.
   LinkCodec codec{};       ///< set at creation, read-only after
 
@@ -71,15 +79,11 @@ struct FreeBlocks {
     Block* b = free;
     Block* next = codec.decode(b->link);
     if constexpr (kHardened) {
-      // Opaque to the compiler: else it tests `link != key` for the list's
-      // end, which keeps the key and the raw link in registers and costs two
-      // copies on every pop; this way the key is a memory operand of the XOR.
-      asm("" : "+r"(next));
-      // The list's end fails the first test, and only it passes the second.
-      // (Measured against a precomputed "window key" that saves an
-      // instruction: slower, as it puts a second XOR on the chain the next
-      // pop waits for.)
-      if (__builtin_expect(!same_window(next, b), 0) && next != nullptr) report_broken_link(b);
+      // The list's end is in b's window too (list_end), so this one test,
+      // never taken, is the whole check.  (Measured against a precomputed
+      // "window key" that saves an instruction: slower, as it puts a second
+      // XOR on the chain the next pop waits for.)
+      if (__builtin_expect(!same_window(next, b), 0)) report_broken_link(b);
       b->link = 0;
     }
     // The next malloc of this class reads next's link: start fetching it
@@ -89,6 +93,10 @@ struct FreeBlocks {
     ++used;
     return b;
   }
+
+  /// `b` ends a free list: nullptr or a window's start (no block starts there).
+  static bool is_end(const Block* b) noexcept { return (reinterpret_cast<std::uintptr_t>(b) & kSegmentMask) == 0; }
+  bool empty() const noexcept { return is_end(free); }
 };
 
 /// Header of a small-block segment.
@@ -171,6 +179,8 @@ class Segment : public SegmentBase {
   }
 
   char* first_block() noexcept { return reinterpret_cast<char*>(this) + kFirstBlock; }
+  /// Where this segment's free lists end (FreeBlocks): its own address.
+  Block* list_end() noexcept { return reinterpret_cast<Block*>(this); }
 
   /// Start of the block that contains `p` (for blocks handed out at an offset).
   Block* block_start(const void* p) noexcept {
@@ -196,7 +206,7 @@ class Segment : public SegmentBase {
   /// user, and user data decodes to garbage).  Cheap; confirm with holds_free.
   bool looks_free(const Block* b) const noexcept {
     const Block* d = blocks.codec.decode(track::peek(&b->link));
-    return d == nullptr || same_window(d, b);
+    return same_window(d, b);  // the list's end is in b's window too
   }
   /// b is free: on one of this segment's free lists, or past its carved
   /// blocks (walks the lists: owner only, and only to confirm a suspected
@@ -290,7 +300,8 @@ inline Segment::RemoteFree Segment::push_thread_free(Block* b) noexcept {
         return RemoteFree::HandOff;
       continue;
     }
-    b->link = blocks.codec.encode(head(old));
+    Block* next = head(old);
+    b->link = blocks.codec.encode(next != nullptr ? next : list_end());
     if (thread_free.compare_exchange_weak(old, make(b, count(old) + 1, state(old)), std::memory_order_acq_rel,
                                           std::memory_order_relaxed))
       return RemoteFree::Pushed;
