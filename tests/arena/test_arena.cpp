@@ -21,6 +21,24 @@ Segment* make(Arena::Grant g, unsigned c) {
   REQUIRE(segment_aligned(g.memory));
   return Segment::create(g.memory, static_cast<std::uint8_t>(c), 64, g.zero);
 }
+
+/// Options under which nothing is purged behind a test's back.
+ArenaOptions never_purged() {
+  ArenaOptions o;
+  o.purge_delay_ms = 1000000;
+  return o;
+}
+
+/// s, unused, after its first carve handed out a block and took it back:
+/// it reaches as far as the carve did (Segment::reach).
+Segment* carved(Segment* s) {
+  REQUIRE(s->refill());
+  Block* b = s->blocks.pop();
+  s->push_local(b);
+  --s->blocks.used;
+  REQUIRE(s->is_unused());
+  return s;
+}
 }  // namespace
 
 TEST_CASE("fresh segments are aligned, zero, and not pre-faulted") {
@@ -41,9 +59,7 @@ TEST_CASE("fresh segments are aligned, zero, and not pre-faulted") {
 }
 
 TEST_CASE("a released segment is reused by the same class, dirty, then purged clean") {
-  ArenaOptions o;
-  o.purge_delay_ms = 1000000;  // purge only when forced
-  Arena arena(o);
+  Arena arena(never_purged());
   Segment* s = make(arena.acquire(7), 7);
   std::memset(s->first_block(), 0xAB, 4096);
   arena.release(s, 1);
@@ -202,9 +218,7 @@ TEST_CASE("medium classes: spans of several windows, reused warm by any class of
 }
 
 TEST_CASE("medium classes: a one-block class borrows a warm span one window longer, whole") {
-  ArenaOptions o;
-  o.purge_delay_ms = 1000000;  // nothing purged behind the test's back
-  Arena arena(o);
+  Arena arena(never_purged());
   const unsigned c160 = size_class::of(160 << 10), c320 = size_class::of(320 << 10);
   const unsigned c640 = size_class::of(640 << 10), c40 = size_class::of(40 << 10);
   REQUIRE(span_windows(size_class::size_of(c160)) == 1);
@@ -255,7 +269,7 @@ TEST_CASE("medium classes: a one-block class borrows a warm span one window long
     Arena::Grant own = arena.acquire(c160);  // borrows the 2-window span
     Arena::Grant fresh = arena.acquire(c160);
     REQUIRE(fresh.zero);
-    arena.release(create(fresh, c160), 1);
+    arena.release(carved(create(fresh, c160)), 1);  // reaches past its block: covers the next one
     arena.release(create(own, c160), 1);
     REQUIRE(arena.acquire(c160).memory == fresh.memory);  // its own length's span, though the other was pooled last
   }
@@ -270,6 +284,129 @@ TEST_CASE("medium classes: a one-block class borrows a warm span one window long
     REQUIRE(g.windows == 1);
     REQUIRE(arena.counters().segments_borrowed == 1);
   }
+}
+
+TEST_CASE("dirty spans by reach: a class takes the warm span that covers its block, reaching least far") {
+  Arena arena(never_purged());
+  // 256, 320 and 448 KiB blocks all take spans of two windows, each reaching
+  // a different 64 KiB step; 640 KiB takes three.
+  const unsigned c256 = size_class::of(256 << 10), c320 = size_class::of(320 << 10);
+  const unsigned c448 = size_class::of(448 << 10), c640 = size_class::of(640 << 10);
+  for (unsigned c : {c256, c320, c448}) REQUIRE(span_windows(size_class::size_of(c)) == 2);
+  REQUIRE(span_windows(size_class::size_of(c640)) == 3);
+  // Fresh spans of classes c, each one's block handed out and freed, back
+  // in the arena in this order.
+  auto pooled = [&](std::initializer_list<unsigned> classes) {
+    std::vector<Arena::Grant> grants;
+    for (unsigned c : classes) grants.push_back(arena.acquire(c));
+    std::vector<void*> spans;
+    auto g = grants.begin();
+    for (unsigned c : classes) {
+      REQUIRE(g->zero);
+      Segment* s = carved(
+          Segment::create(g->memory, static_cast<std::uint8_t>(c), size_class::size_of(c), g->zero, false, g->windows));
+      REQUIRE(s->reach() == kFirstBlock + size_class::size_of(c));
+      arena.release(s, 0);
+      spans.push_back((g++)->memory);
+    }
+    return spans;
+  };
+  const std::vector<void*> spans = pooled({c256, c448, c320});
+  void* const short_reach = spans[0];
+  void* const long_reach = spans[1];
+  void* const exact = spans[2];
+  // Pooled last-in-first-out before, so these take the order of reach alone.
+  SECTION("the same reach, then further, then less far (it faults the rest in), then fresh") {
+    Arena::Grant a = arena.acquire(c320);
+    REQUIRE(a.memory == exact);
+    REQUIRE_FALSE(a.zero);
+    REQUIRE(a.reached == kFirstBlock + size_class::size_of(c320));  // Segment::create starts from it
+    REQUIRE(arena.acquire(c320).memory == long_reach);
+    REQUIRE(arena.acquire(c320).memory == short_reach);
+    REQUIRE(arena.acquire(c320).zero);
+    REQUIRE(arena.counters().segments_borrowed == 0);
+  }
+  SECTION("a span one window longer that covers the block comes before one of its length that does not") {
+    REQUIRE(arena.acquire(c448).memory == long_reach);
+    void* longer = pooled({c640})[0];
+    REQUIRE(arena.acquire(c448).memory == longer);
+    REQUIRE(arena.counters().segments_borrowed == 1);
+    REQUIRE(arena.acquire(c448).memory == exact);  // then the nearest reaching less far
+    REQUIRE(arena.acquire(c448).memory == short_reach);
+  }
+  SECTION("a segment that reuses a span goes on reaching as far") {
+    Arena::Grant a = arena.acquire(c256);  // takes its own, not the longer-reaching ones
+    REQUIRE(a.memory == short_reach);
+    arena.release(carved(Segment::create(a.memory, static_cast<std::uint8_t>(c256), size_class::size_of(c256), false,
+                                         false, a.windows)),
+                  0);
+    Arena::Grant b = arena.acquire(c320);
+    REQUIRE(b.memory == exact);
+    // A 256 KiB block in the span that reached for a 448 KiB one: it still does.
+    Arena::Grant c = arena.acquire(c256);
+    REQUIRE(c.memory == short_reach);
+    Arena::Grant d = arena.acquire(c256);
+    REQUIRE(d.memory == long_reach);
+    Segment* s = carved(Segment::create(d.memory, static_cast<std::uint8_t>(c256), size_class::size_of(c256), false,
+                                        false, d.windows, d.reached));
+    REQUIRE(s->reach() == kFirstBlock + size_class::size_of(c448));
+    arena.release(s, 0);
+    REQUIRE(arena.acquire(c448).memory == long_reach);
+  }
+  SECTION("a purged span reaches nowhere: it comes back zero, after every warm one") {
+    arena.purge(1, /*force=*/true);
+    Arena::Grant g = arena.acquire(c320);
+    REQUIRE(g.zero);
+    REQUIRE(g.reached == 0);
+  }
+}
+
+TEST_CASE("dirty spans by reach: a class of several blocks a segment takes the window reaching furthest") {
+  Arena arena(never_purged());
+  // Class 7 (64-byte blocks of make()): its first carve reaches one page.
+  Segment* near = carved(make(arena.acquire(7), 7));
+  REQUIRE(near->reach() < Arena::kReachStep);
+  // A one-block class's span of one window, reaching past 128 KiB.
+  const unsigned c160 = size_class::of(160 << 10);
+  Arena::Grant g = arena.acquire(c160);
+  Segment* far = carved(Segment::create(g.memory, static_cast<std::uint8_t>(c160), size_class::size_of(c160), g.zero));
+  arena.release(far, 0);
+  arena.release(near, 0);  // pooled last
+  REQUIRE(arena.acquire(7).memory == far);
+  REQUIRE(arena.acquire(7).memory == near);
+}
+
+TEST_CASE("dirty spans by reach: a full pool spills into those of its length reaching less far") {
+  ArenaOptions o;
+  o.purge_delay_ms = 1000000;
+  o.max_dirty = 4 * Arena::kDirtyCapacity;
+  Arena arena(o);
+  // More whole windows than one pool holds, all reaching to their end.
+  const std::size_t n = Arena::kDirtyCapacity + 10;
+  const unsigned c = size_class::of(16384);  // 16 KiB blocks: a window's carves reach its end
+  std::vector<Segment*> segs;
+  for (std::size_t i = 0; i < n; ++i) {
+    Arena::Grant g = arena.acquire(c);
+    Segment* s = Segment::create(g.memory, static_cast<std::uint8_t>(c), size_class::size_of(c), g.zero);
+    while (s->refill()) s->blocks.pop();  // every block carved
+    REQUIRE(s->reach() > kSegmentSize - size_class::size_of(c));
+    segs.push_back(s);
+  }
+  for (Segment* s : segs) {
+    while (!s->blocks.empty()) s->blocks.pop();
+    s->blocks.used = 0;  // every block back (their lists do not matter to the arena)
+    arena.release(s, 0);
+  }
+  REQUIRE(arena.counters().dirty == n);  // none purged for want of room
+  REQUIRE(arena.counters().segments_purged == 0);
+  std::set<void*> back;
+  for (std::size_t i = 0; i < n; ++i) {
+    Arena::Grant g = arena.acquire(c);
+    REQUIRE_FALSE(g.zero);
+    REQUIRE(g.reached > kSegmentSize - size_class::size_of(c));
+    back.insert(g.memory);
+  }
+  REQUIRE(back.size() == n);
 }
 
 TEST_CASE("medium classes: borrow_windows = 0 keeps exact lengths (the ablation)") {

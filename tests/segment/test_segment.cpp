@@ -166,8 +166,11 @@ TEST_CASE("a segment whose blocks other threads all freed is carved again from i
   // Every block back: the refill starts over in address order.
   free_remotely(0);
   REQUIRE(s->all_returned());
+  REQUIRE(s->reach() == kFirstBlock + 320 * 64);
   REQUIRE(s->refill());
   REQUIRE(s->blocks.used == 0);
+  // Its pages stay resident: it still reaches as far (Arena pools it by that).
+  REQUIRE(s->reach() == kFirstBlock + 320 * 64);
   Block* first = s->blocks.pop();
   Block* second = s->blocks.pop();
   if constexpr (kSecure) {  // the first page's blocks, in a random order

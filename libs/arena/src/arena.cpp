@@ -93,52 +93,66 @@ void* Arena::pop_clean(std::size_t windows) noexcept {
   return s;
 }
 
-// A warm segment of `windows` windows.  Not split from a longer one: with
+std::size_t Arena::dirty_pool(std::size_t windows, std::size_t reach) noexcept {
+  // A span reaches past its first windows - 1 windows (or is pooled as if it
+  // did: one whose blocks were never carved), so a length's pools are a run.
+  const std::size_t floor = (windows - 1) * kSegmentSize + 1;
+  if (reach < floor) reach = floor;
+  const std::size_t end = windows * kSegmentSize;
+  if (reach > end) reach = end;
+  return (reach - 1) / kReachStep;
+}
+
+// A warm segment from dirty pool `pool`.  Not split from a longer one: with
 // no coalescing, splitting turned long spans into one-window pieces that
 // long requests could not use (measured: 1.3 M page faults against 0.18 M
 // on the medium_two_threads workload).
-Segment* Arena::pop_dirty(std::size_t windows) noexcept {
+Segment* Arena::pop_dirty(std::size_t pool) noexcept {
   Segment* s = nullptr;
-  if (!dirty_[windows - 1].pop(s)) return nullptr;
-  dirty_count_.fetch_sub(windows, std::memory_order_relaxed);
+  if (!dirty_[pool].pop(s)) return nullptr;
+  dirty_count_.fetch_sub(s->windows, std::memory_order_relaxed);
   return s;
 }
 
 Arena::Grant Arena::acquire(unsigned size_class) noexcept {
   const std::size_t windows = windows_of(size_class);
-  // Only a class of one block a span may borrow a longer one: a segment of
-  // several windows holds one block (only the first window has a header).
-  const bool one_block = size_class::size_of(size_class) * 2 > kSegmentSize - kFirstBlock;
-  const Grant g = take(windows, one_block ? options_.borrow_windows : 0);
+  // What the class will touch: its one block, or (several blocks a segment,
+  // carved as they are needed) in time the whole window.  Only a class of
+  // one block a span may borrow a longer one: a segment of several windows
+  // holds one block (only the first window has a header).
+  const std::size_t block = size_class::size_of(size_class);
+  const bool one_block = block * 2 > kSegmentSize - kFirstBlock;
+  const std::size_t need = one_block ? kFirstBlock + block : windows * kSegmentSize;
+  const Grant g = take(windows, need, one_block ? options_.borrow_windows : 0);
   if (g.memory != nullptr) held_.fetch_add(g.windows, std::memory_order_relaxed);
   return g;
 }
 
-Arena::Grant Arena::take(std::size_t windows, std::size_t borrow) noexcept {
-  if (Segment* s = pop_dirty(windows)) {
+Arena::Grant Arena::take(std::size_t windows, std::size_t need, std::size_t borrow) noexcept {
+  auto warm = [&](Segment* s) {
     reused_.fetch_add(1, std::memory_order_relaxed);
-    return {s, false, windows};
-  }
-  // Its length's pool empty: a warm span up to `borrow` windows longer serves
-  // the block whole (its pages resident: no fault) before a clean or fresh
-  // span would.
-  for (std::size_t longer = windows + 1; longer <= kMaxWindows && longer <= windows + borrow; ++longer) {
-    if (Segment* s = pop_dirty(longer)) {
-      reused_.fetch_add(1, std::memory_order_relaxed);
-      borrowed_.fetch_add(1, std::memory_order_relaxed);
-      return {s, false, longer};
-    }
-  }
+    if (s->windows > windows) borrowed_.fetch_add(1, std::memory_order_relaxed);
+    return Grant{s, false, s->windows, s->reach()};
+  };
+  // The order of arena.hpp: the pools from the one reaching as far as
+  // `need` up to the longest span it may borrow are one run, then those of
+  // its length reaching less far, nearest first.
+  const std::size_t first = (windows - 1) * kReachSteps, fit = dirty_pool(windows, need);
+  const std::size_t longest = windows + borrow < kMaxWindows ? windows + borrow : kMaxWindows;
+  for (std::size_t p = fit; p < longest * kReachSteps; ++p)
+    if (Segment* s = pop_dirty(p)) return warm(s);
+  for (std::size_t p = fit; p-- > first;)
+    if (Segment* s = pop_dirty(p)) return warm(s);
   if (void* clean = pop_clean(windows)) {
     reused_.fetch_add(1, std::memory_order_relaxed);
     region::commit(clean, windows * kSegmentSize, options_.prefault);
-    return {clean, true, windows};
+    return {clean, true, windows, 0};
   }
   void* fresh = carve(windows);
-  if (fresh == nullptr) return {nullptr, false, windows};
+  if (fresh == nullptr) return {nullptr, false, windows, 0};
   carved_.fetch_add(1, std::memory_order_relaxed);
   region::commit(fresh, windows * kSegmentSize, options_.prefault);
-  return {fresh, true, windows};
+  return {fresh, true, windows, 0};
 }
 
 // Give a segment's address space back.  munmap of part of a chunk splits a
@@ -200,16 +214,31 @@ std::size_t Arena::trim() noexcept {
 void Arena::release(Segment* s, std::uint64_t now_ms) noexcept {
   const std::size_t windows = s->windows;
   held_.fetch_sub(windows, std::memory_order_relaxed);
+  // Kept in the header while pooled: the next segment in this memory
+  // starts from it (Grant::reached).
+  s->reached = static_cast<std::uint32_t>(s->reach());
   s->retire();
   s->released_at_ms = now_ms;
   if (dirty_count_.load(std::memory_order_relaxed) + windows <= dirty_cap() && options_.purge_delay_ms != 0 &&
-      detail::push_dirty(dirty_[windows - 1], dirty_count_, s, windows)) {
+      push_dirty(s)) {
     arm_purge(now_ms + options_.purge_delay_ms);
     return;
   }
   if (to_clean(s)) return;
   // madvise failed: keep it dirty (resident), for the next purge to retry.
-  if (detail::push_dirty(dirty_[windows - 1], dirty_count_, s, windows)) arm_purge(now_ms);
+  if (push_dirty(s)) arm_purge(now_ms);
+}
+
+// Into the pool of its reach, or, that one full, of its length reaching less
+// far: it then covers more than a taker expects, which costs no fault.  (A
+// program that frees hundreds of full small segments at once, such as
+// ini_parse_huge destroying its document, fills the one pool of a full
+// window.)
+bool Arena::push_dirty(Segment* s) noexcept {
+  const std::size_t windows = s->windows, first = (windows - 1) * kReachSteps;
+  for (std::size_t p = dirty_pool(windows, s->reached) + 1; p-- > first;)
+    if (detail::push_dirty(dirty_[p], dirty_count_, s, windows)) return true;
+  return false;
 }
 
 // Lock-free like the pools: a segment is decommitted only by the purger that

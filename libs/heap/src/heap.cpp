@@ -134,7 +134,7 @@ Segment* fresh_segment(Globals& g, Heap* h, unsigned c) noexcept {
   }
   const bool medium = c >= size_class::kSmallCount;
   Segment* s = Segment::create(grant.memory, static_cast<std::uint8_t>(c), size_class::size_of(c), grant.zero,
-                               kSecure && medium, grant.windows);
+                               kSecure && medium, grant.windows, grant.reached);
   s->claim(h);
   // Hardened: every free of a medium block takes the slow path, which checks
   // its canary and its recorded size (canary.hpp).

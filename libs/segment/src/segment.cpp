@@ -25,7 +25,7 @@ std::uint64_t next_random(std::uint64_t& x) noexcept {  // splitmix64
 }
 
 Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t block_size, bool zero, bool guard,
-                         std::size_t windows) noexcept {
+                         std::size_t windows, std::size_t reached) noexcept {
   if (windows == 0) windows = span_windows(block_size);
   track::reclaimed(static_cast<char*>(memory) + kFirstBlock, windows * kSegmentSize - kFirstBlock);
   Segment* s = ::new (memory) Segment;
@@ -43,6 +43,7 @@ Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t bl
   s->grid = BlockGrid::make(reinterpret_cast<std::uintptr_t>(s->first_block()), block_size, s->capacity);
   for (std::uint32_t& r : s->requested) r = 0;
   s->extended = 0;
+  s->reached = static_cast<std::uint32_t>(reached);
   s->size_class = size_class;
   s->free_is_zero = false;
   s->bump_is_zero = zero;
@@ -141,6 +142,7 @@ bool Segment::refill() noexcept {
     // (whose pages are still resident).
     take_thread_free();
     track::reclaimed(first_block(), std::size_t{extended} * block_size);
+    reached = static_cast<std::uint32_t>(reach());
     blocks.free = list_end();
     local_free = list_end();
     extended = 0;

@@ -13,21 +13,31 @@
 // for measuring the difference.
 //
 // Recycling, all lock-free (Boost.Lockfree stacks of fixed capacity, so the
-// pools themselves never allocate), by the number of windows a segment
-// spans, not by size class: any class reuses any warm segment of its span.
-//   dirty[k] — segments of k windows just emptied, still resident.  Handed
-//              to the next heap that wants a class of k windows (warm, LIFO).
+// pools themselves never allocate), by what a segment's memory is, not by
+// size class: any class reuses any warm segment that suits it.
+//   dirty[r] — segments just emptied, still resident, by their length and
+//              their reach: how far from the span's start the blocks of
+//              the segments it held may have made pages resident
+//              (Segment::reach), in steps of kReachStep.  A span of k
+//              windows is pooled as reaching past k - 1 of them at least,
+//              so each length's pools are a run of kReachSteps.
 //   clean    — purged one-window segments (decommitted: resident memory
 //              returned, they read as zero again).
 //   spans[k] — purged segments of k > 1 windows.
-// A class of one block a span takes, when dirty[k] is empty, a warm span of
-// up to ArenaOptions::borrow_windows more windows whole (never split): its
-// pages are resident, where a purged or fresh span's would all fault in, and
-// it goes back to its own length's pool when emptied.  Measured on two
-// threads trading 32 KiB - 1 MiB blocks: 19% fewer page faults, 7% less
-// peak RSS and 11% less time than exact lengths only (PERF_FINDINGS.md,
-// "borrowing a warm span whole").
-// An emptied segment waits in dirty[c] for the purge delay, then is
+// Resident memory grows only by page faults, so acquire() takes first a
+// warm span whose resident pages cover what the class will touch (the end
+// of its one block; a class of several blocks a window: the whole window):
+// of the class's length, the one reaching just as far, then those reaching
+// further; then, for a class of one block a span, a span up to
+// ArenaOptions::borrow_windows windows longer, whole (never split), the one
+// reaching least first.  Only then a span of its length that reaches less
+// far (the block faults in the difference), and last a purged or fresh one
+// (it faults in whole).  A span goes back by its own length and reach, so
+// one borrowed returns to its own length's pools.  Pooled by length alone
+// (PERF_FINDINGS.md, "dirty spans by reach"), a span that a smaller class
+// reused held on to the pages a larger one had touched, and a larger class
+// faulted in what a smaller one had not.
+// An emptied segment waits in its dirty pool for the purge delay, then is
 // decommitted into clean.  Above the dirty cap the arena decommits at once,
 // so resident memory falls after a burst even without time passing.  The cap
 // (dirty_cap) is ArenaOptions::max_dirty windows or 1/kDirtyShare of the
@@ -64,9 +74,9 @@ struct ArenaOptions {
   /// threads trading 32 KiB - 1 MiB blocks decommit and fault the same
   /// memory back (PERF_FINDINGS.md, medium blocks).
   std::size_t max_dirty = 512;
-  /// A class of one block a span whose length has no warm span may take a
-  /// warm span up to this many windows longer, whole, before a purged or
-  /// fresh one (whose pages all fault in).  0: exact lengths only (ablation).
+  /// A class of one block a span whose length has no warm span covering its
+  /// block may take a warm span up to this many windows longer, whole,
+  /// before one that faults pages in.  0: exact lengths only (ablation).
   std::size_t borrow_windows = 1;
   bool prefault = false;  ///< commit eagerly (ablation)
 };
@@ -86,7 +96,14 @@ class Arena {
  public:
   static constexpr std::size_t kChunkSize = std::size_t{64} << 20;  // reserved at a time
   static constexpr std::size_t kMaxWindows = span_windows(size_class::kMaxMedium);
-  static constexpr std::size_t kDirtyCapacity = 256;  // per span length
+  // Dirty pools per span length: by reach in steps of 64 KiB (32 and 16 KiB
+  // measured the same on medium_two_threads).
+  static constexpr std::size_t kReachStep = std::size_t{64} << 10;
+  static constexpr std::size_t kReachSteps = kSegmentSize / kReachStep;
+  static constexpr std::size_t kDirtyPools = kMaxWindows * kReachSteps;
+  // Per dirty pool; a full one spills into its length's pools reaching less
+  // far, so a length holds 256, in as many nodes as when pools were per length.
+  static constexpr std::size_t kDirtyCapacity = 64;
   // Purged spans, per length: address space only.  A purge past it unmaps
   // (a munmap each, and a split mapping); at 64, medium_two_threads made
   // ~1,500 munmaps a run under strace's slowdown, now that one-block spans
@@ -106,6 +123,7 @@ class Arena {
     void* memory;
     bool zero;
     std::size_t windows;  ///< its length: the class's span, or longer (a borrowed warm span)
+    std::size_t reached;  ///< how far its earlier segments reached (Segment::create): 0 unless warm
   };
   Grant acquire(unsigned size_class) noexcept;
 
@@ -141,7 +159,9 @@ class Arena {
   using Pool = boost::lockfree::stack<Segment*, boost::lockfree::capacity<N>>;
 
   static std::size_t windows_of(unsigned size_class) noexcept { return span_windows(size_class::size_of(size_class)); }
-  Grant take(std::size_t windows, std::size_t borrow) noexcept;
+  Grant take(std::size_t windows, std::size_t need, std::size_t borrow) noexcept;
+  /// The dirty pool of a span of `windows` windows that reaches `reach` bytes.
+  static std::size_t dirty_pool(std::size_t windows, std::size_t reach) noexcept;
   void* carve(std::size_t windows) noexcept;
   bool install_chunk(char* seen, std::size_t need) noexcept;
   void recycle_windows(char* from, char* to) noexcept;
@@ -149,13 +169,14 @@ class Arena {
   bool unmap(void* at, std::size_t windows, bool committed) noexcept;
   bool push_clean(void* at, std::size_t windows) noexcept;
   void* pop_clean(std::size_t windows) noexcept;
-  Segment* pop_dirty(std::size_t windows) noexcept;
+  Segment* pop_dirty(std::size_t pool) noexcept;
+  bool push_dirty(Segment* s) noexcept;
   void arm_purge(std::uint64_t due) noexcept;
   /// Dirty windows kept at most now (see the top of this file).
   std::size_t dirty_cap() const noexcept;
 
   ArenaOptions options_;
-  Pool<kDirtyCapacity> dirty_[kMaxWindows];  // [k - 1]
+  Pool<kDirtyCapacity> dirty_[kDirtyPools];  // [dirty_pool(windows, reach)]
   Pool<kCleanCapacity> clean_;
   Pool<kSpanCapacity> spans_[kMaxWindows];  // [k - 1], k > 1
   std::atomic<std::size_t> dirty_count_{0};

@@ -143,6 +143,11 @@ class Segment : public SegmentBase {
   std::uint8_t windows;  ///< 256 KiB windows it spans: span_windows(block_size), or more (a borrowed span)
   bool free_is_zero;     ///< blocks on blocks.free are fresh zero memory (but for their first word)
   bool bump_is_zero;     ///< the never-carved tail reads as zero
+  /// Bytes from the span's start that earlier segments in the same memory
+  /// may have made resident since it was last decommitted or carved (0 for
+  /// clean or fresh memory): the arena pools a released span by what it
+  /// holds resident (reach()), so the next class takes one that fits it.
+  std::uint32_t reached;
   /// Link in the owner heap's per-class queue, or in an overflow list.
   boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>> queue_hook;
 
@@ -170,8 +175,17 @@ class Segment : public SegmentBase {
   /// longer span holds one block, in its first window).  `zero`: the memory
   /// past the header is known to read as zero.  `guard`: no block reaches
   /// into the span's last page (guard_page()), which the caller may protect.
+  /// `reached`: what the memory's earlier segments reached (Arena::Grant).
   static Segment* create(void* memory, std::uint8_t size_class, std::uint32_t block_size, bool zero, bool guard = false,
-                         std::size_t windows = 0) noexcept;
+                         std::size_t windows = 0, std::size_t reached = 0) noexcept;
+
+  /// Bytes from the span's start its blocks may have made resident, this
+  /// segment's and the earlier ones' in the same memory: up to the end of
+  /// its last carved block.
+  std::size_t reach() const noexcept {
+    const std::size_t own = kFirstBlock + std::size_t{extended} * block_size;
+    return own > reached ? own : reached;
+  }
 
   /// The span's last page (a guard page if created with `guard`).
   char* guard_page() noexcept {
