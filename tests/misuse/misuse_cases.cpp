@@ -94,6 +94,16 @@ const Case kCases[] = {
        do_free(b);
        do_free(a);
      }},
+    {"double_free_empties_segment", "interleaved double free among the last of 20,000 frees, one block live (48 B)",
+     [] {
+       std::vector<void*> v(20000);
+       for (void*& p : v) p = do_malloc(48);
+       for (std::size_t i = 0; i < v.size(); ++i)
+         if (i < 9999 || i > 10001) do_free(v[i]);
+       do_free(v[9999]);
+       do_free(v[10001]);
+       do_free(v[9999]);  // v[10000] is still live
+     }},
     {"free_interior_medium", "interior free of a medium block (50 KB, +4096)",
      [] { do_free(static_cast<char*>(do_malloc(kMedium)) + 4096); }},
     // ---- beyond the nine

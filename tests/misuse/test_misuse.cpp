@@ -30,6 +30,7 @@
 
 #include "../common/child.hpp"
 #include "tinyalloc/segment/config.hpp"
+#include "tinyalloc/segment/geometry.hpp"
 
 #if defined(MISUSE_OVERRIDE) || defined(MISUSE_PRELOAD)
 #include <malloc.h>
@@ -202,6 +203,49 @@ TEST_CASE("[case 8] interleaved double free (free a, free b, free a), caught whe
         do_free(b);
         misfree(a);
         return malloc_until_caught(48);
+      },
+      {"double free", "size class 48 B"});
+}
+
+TEST_CASE("interleaved double free among the last frees of a segment: caught before the segment leaves the heap",
+          "[misuse][double]") {
+  // The count of blocks out then reaches 0 one block early, with a block of
+  // the segment still live.  The default build finds that block before the
+  // segment goes back to the arena (which would hand it out again or
+  // decommit it); secure builds catch the second free itself.
+  if (!caught_in_this_build(Build::Hardened)) return;
+  expect_detected(
+      [] {
+        constexpr std::size_t kSize = 48, kPerSegment = (tinyalloc::kSegmentSize - tinyalloc::kFirstBlock) / kSize;
+        constexpr std::size_t kCount = 4 * kPerSegment;
+        static void* v[kCount];
+        for (void*& p : v) p = do_malloc(kSize);
+        auto window = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) >> tinyalloc::kSegmentShift; };
+        // A segment all of whose blocks are ours (the process may hold some
+        // of the class already), and not the one the class allocates from.
+        std::uintptr_t ours = 0;
+        for (std::size_t i = 1; i < kCount && ours == 0; ++i) {
+          if (window(v[i]) == window(v[i - 1]) || window(v[i]) == window(v[kCount - 1])) continue;
+          std::size_t n = 0;
+          for (const void* q : v) n += window(q) == window(v[i]);
+          if (n == kPerSegment) ours = window(v[i]);
+        }
+        if (ours == 0) return 1;  // no such segment: fails, as nothing is announced
+        void* mine[3] = {};
+        std::size_t kept = 0;
+        for (void* p : v) {
+          if (window(p) != ours) continue;
+          if (kept < 3)
+            mine[kept++] = p;
+          else
+            do_free(p);
+        }
+        void *a = mine[0], *live = mine[1], *c = mine[2];
+        announce(tinyalloc::kSecure ? a : live);
+        do_free(a);
+        do_free(c);
+        do_free(a);
+        return 0;
       },
       {"double free", "size class 48 B"});
 }

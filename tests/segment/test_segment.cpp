@@ -342,6 +342,28 @@ TEST_CASE("free-list links are encoded: a freed block never holds a plain addres
   REQUIRE(s->holds_free(b));
 }
 
+TEST_CASE("live_block: a block still out when every block was counted back") {
+  if (!kHardened) return;
+  SegmentMemory mem;
+  Segment* s = Segment::create(mem.p, 0, 48, true);
+  REQUIRE(s->live_block() == nullptr);  // nothing carved
+  Block* a = pop(s);
+  Block* b = pop(s);
+  Block* c = pop(s);
+  REQUIRE(s->live_block() == a);
+  s->push_local(a);
+  s->push_local(c);
+  REQUIRE(s->live_block() == b);  // the carved blocks still on blocks.free look free
+  // a freed again, with c in between: three frees for two blocks.
+  s->push_local(a);
+  REQUIRE(s->live_block() == b);
+  s->push_local(b);
+  REQUIRE(s->live_block() == nullptr);
+  // A free block whose link was overwritten does not look free either.
+  c->link = 0;
+  REQUIRE(s->live_block() == c);
+}
+
 TEST_CASE("two segments use different keys") {
   if (!kHardened) return;
   SegmentMemory m1, m2;

@@ -71,6 +71,22 @@ bool Segment::holds_free(const Block* b) const noexcept {
   return on(blocks.free) || on(local_free) || on(thread_free_word::head(thread_free.load(std::memory_order_acquire)));
 }
 
+const Block* Segment::live_block() const noexcept {
+  // A free block's first word decodes into this window (looks_free): OR
+  // together how far each strays from that, without a branch per block, and
+  // look for the block only if one does.
+  const std::uintptr_t here = reinterpret_cast<std::uintptr_t>(this) ^ blocks.codec.key;
+  const char* const first = reinterpret_cast<const char*>(this) + kFirstBlock;
+  auto block = [&](std::uint32_t i) { return reinterpret_cast<const Block*>(first + std::size_t{i} * block_size); };
+  std::uintptr_t stray = 0;
+#pragma GCC unroll 4
+  for (std::uint32_t i = 0; i < extended; ++i) stray |= track::peek(&block(i)->link) ^ here;
+  if (stray >> kSegmentShift == 0) return nullptr;
+  std::uint32_t i = 0;
+  while (looks_free(block(i))) ++i;
+  return block(i);
+}
+
 bool Segment::take_local() noexcept {
   if (FreeBlocks::is_end(local_free)) return false;
   blocks.free = local_free;

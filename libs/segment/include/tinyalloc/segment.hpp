@@ -226,6 +226,15 @@ class Segment : public SegmentBase {
   /// blocks (walks the lists: owner only, and only to confirm a suspected
   /// double free).
   bool holds_free(const Block* b) const noexcept;
+  /// The first carved block that does not look free, or nullptr.  Asked of
+  /// a segment whose every block came back (all_returned()) before it leaves
+  /// its heap: a block found then is still the program's, so the count was
+  /// wrong: some block was freed twice with others in between, which no free
+  /// fast path sees (or a free block was written).  Without this the
+  /// segment would go back to the arena, and a live block with it, to be
+  /// handed out again or decommitted.  One load per carved block, in address
+  /// order; at most once per segment's turn with a class.
+  const Block* live_block() const noexcept;
 
   /// Refill blocks.free when it is empty, cheapest source first: the owner's
   /// own frees, then other threads' frees, then fresh blocks from the bump
