@@ -48,6 +48,7 @@ void retire_segment(Globals& g, Segment* s, std::uint64_t now_ms) noexcept {
           "every block freed, but this one is not free:",
           live, MisusedBlock::of_class(s->block_size));
   }
+  TINYALLOC_ASSERT(s->all_returned() && s->check());
   if (has_guard_page(s)) {
     // The arena reuses the span for any class: the page must be memory again.
     // If the kernel refuses, the segment is kept out of circulation instead.
@@ -57,7 +58,6 @@ void retire_segment(Globals& g, Segment* s, std::uint64_t now_ms) noexcept {
 }
 
 void release_segment(Globals& g, Segment* s) noexcept {
-  TINYALLOC_ASSERT(s->all_returned() && s->check());
   retire_segment(g, s, region::now_ms());
   purge_soon();
 }

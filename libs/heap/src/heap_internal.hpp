@@ -22,6 +22,9 @@ inline void clear(void* p, std::size_t n) noexcept {
 /// slots, is the free blocks of h->queues[c].current(), or g_empty_blocks.
 void set_current(Heap* h, unsigned c) noexcept;
 /// An unused segment goes back to the arena (and its purge is scheduled).
+/// Hardened builds first check that no block of it is still live: a double
+/// free can bring the count of blocks out to 0 one block early
+/// (Segment::live_block); that is reported, never released.
 void release_segment(Globals& g, Segment* s) noexcept;
 /// s, one of h's segments, has no block out: keep it as its class's
 /// current segment or give it back (the fast path's segment_emptied, for a
