@@ -207,6 +207,29 @@ TEST_CASE("[case 8] interleaved double free (free a, free b, free a), caught whe
       {"double free", "size class 48 B"});
 }
 
+// 48 B blocks, four segments' worth, in `v`: the blocks of a segment that
+// holds only these (the process may hold some of the class already) and is
+// not the one the class allocates from, in address order.  Sets `n` to how
+// many (0 if no segment qualifies).
+constexpr std::size_t kSmall = 48, kPerSegment = (tinyalloc::kSegmentSize - tinyalloc::kFirstBlock) / kSmall;
+void** blocks_of_a_whole_segment(std::size_t& n) {
+  constexpr std::size_t kCount = 4 * kPerSegment;
+  static void* v[kCount];
+  static void* whole[kPerSegment];
+  for (void*& p : v) p = do_malloc(kSmall);
+  auto window = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) >> tinyalloc::kSegmentShift; };
+  n = 0;
+  for (std::size_t i = 1; i < kCount && n == 0; ++i) {
+    if (window(v[i]) == window(v[i - 1]) || window(v[i]) == window(v[kCount - 1])) continue;
+    std::size_t in = 0;
+    for (const void* q : v) in += window(q) == window(v[i]);
+    if (in != kPerSegment) continue;
+    for (void* q : v)
+      if (window(q) == window(v[i])) whole[n++] = q;
+  }
+  return whole;
+}
+
 TEST_CASE("interleaved double free among the last frees of a segment: caught before the segment leaves the heap",
           "[misuse][double]") {
   // The count of blocks out then reaches 0 one block early, with a block of
@@ -216,30 +239,10 @@ TEST_CASE("interleaved double free among the last frees of a segment: caught bef
   if (!caught_in_this_build(Build::Hardened)) return;
   expect_detected(
       [] {
-        constexpr std::size_t kSize = 48, kPerSegment = (tinyalloc::kSegmentSize - tinyalloc::kFirstBlock) / kSize;
-        constexpr std::size_t kCount = 4 * kPerSegment;
-        static void* v[kCount];
-        for (void*& p : v) p = do_malloc(kSize);
-        auto window = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) >> tinyalloc::kSegmentShift; };
-        // A segment all of whose blocks are ours (the process may hold some
-        // of the class already), and not the one the class allocates from.
-        std::uintptr_t ours = 0;
-        for (std::size_t i = 1; i < kCount && ours == 0; ++i) {
-          if (window(v[i]) == window(v[i - 1]) || window(v[i]) == window(v[kCount - 1])) continue;
-          std::size_t n = 0;
-          for (const void* q : v) n += window(q) == window(v[i]);
-          if (n == kPerSegment) ours = window(v[i]);
-        }
-        if (ours == 0) return 1;  // no such segment: fails, as nothing is announced
-        void* mine[3] = {};
-        std::size_t kept = 0;
-        for (void* p : v) {
-          if (window(p) != ours) continue;
-          if (kept < 3)
-            mine[kept++] = p;
-          else
-            do_free(p);
-        }
+        std::size_t n;
+        void** mine = blocks_of_a_whole_segment(n);
+        if (n == 0) return 1;  // fails, as nothing is announced
+        for (std::size_t i = 3; i < n; ++i) do_free(mine[i]);
         void *a = mine[0], *live = mine[1], *c = mine[2];
         announce(tinyalloc::kSecure ? a : live);
         do_free(a);
@@ -248,6 +251,26 @@ TEST_CASE("interleaved double free among the last frees of a segment: caught bef
         return 0;
       },
       {"double free", "size class 48 B"});
+}
+
+TEST_CASE("late double free into a segment carved again for another class: caught at the free", "[misuse][double]") {
+  // The stale pointer falls on the new class's grid past the blocks it has
+  // carved.  Accepted, that block would be handed out twice once the
+  // segment carves that far.  (If the arena gave the new class other
+  // memory, the stale pointer is in a pooled segment: a double free too.)
+  if (!caught_in_this_build(Build::Hardened)) return;
+  expect_detected(
+      [] {
+        std::size_t n;
+        void** mine = blocks_of_a_whole_segment(n);
+        if (n == 0) return 1;
+        for (std::size_t i = 0; i < n; ++i) do_free(mine[i]);  // the segment goes back to the arena
+        // 20,000 B: class 20480, one block carved at a time; block 3 of its
+        // grid is where 48 B block 1,280 was.
+        (void)do_malloc(20000);
+        return misfree(mine[1280]);
+      },
+      {"double free"});
 }
 
 TEST_CASE("double free, delayed: other blocks freed and allocated in between", "[misuse][double]") {

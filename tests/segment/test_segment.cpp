@@ -265,7 +265,7 @@ TEST_CASE("check(): holds for a fresh, used and drained segment, and catches a b
   REQUIRE(s->all_returned());  // every block is back, b on the remote list
 }
 
-TEST_CASE("is_block_start: true at each block start, false at every other byte of the window") {
+TEST_CASE("is_block_start: true at each carved block's start, false at every other byte of the window") {
   SegmentMemory mem;
   const char* base = static_cast<char*>(mem.p);
   for (std::uint32_t bs : {8u, 16u, 48u, 112u, 640u, 1280u, 3584u, 28672u, 40960u, 229376u}) {
@@ -273,6 +273,10 @@ TEST_CASE("is_block_start: true at each block start, false at every other byte o
       Segment* s = Segment::create(mem.p, 0, bs, true, guard);
       const std::size_t room = kSegmentSize - kFirstBlock - (guard ? region::page_size() : 0);
       REQUIRE(s->capacity == room / bs);
+      REQUIRE_FALSE(s->is_block_start(s->first_block()));  // nothing carved yet
+      while (pop(s) != nullptr) {
+      }
+      REQUIRE(s->extended == s->capacity);
       // Every byte of the window, the header and the tail past the last block included.
       for (std::size_t off = 0; off < kSegmentSize; ++off) {
         const std::size_t rel = off - kFirstBlock;
@@ -282,6 +286,7 @@ TEST_CASE("is_block_start: true at each block start, false at every other byte o
         if (start) REQUIRE(s->block_index(base + off) == rel / bs);
       }
       REQUIRE_FALSE(s->is_block_start(base + kSegmentSize));  // the next window's boundary
+      REQUIRE(s->is_block_start_shared(base + kFirstBlock + std::size_t{s->capacity - 1} * bs));
       if (guard) REQUIRE(s->first_block() + std::size_t{s->capacity} * bs <= s->guard_page());
     }
   }
@@ -304,9 +309,13 @@ TEST_CASE("BlockGrid: exact for every block size and capacity a segment can have
   for (std::uint64_t d : sizes) {
     const std::uint64_t span = span_windows(d) * kSegmentSize;
     for (std::uint64_t guard : {std::uint64_t{0}, std::uint64_t{4096}}) {
-      const std::uint64_t capacity = (span - kFirstBlock - guard) / d;
+      // As Segment::create: a span of several windows holds one block.
+      const std::uint64_t capacity = span > kSegmentSize ? 1 : (span - kFirstBlock - guard) / d;
       if (capacity == 0) continue;
-      const BlockGrid g = BlockGrid::make(origin, d, capacity);
+      BlockGrid g = BlockGrid::make(d, capacity);
+      REQUIRE_FALSE(g.starts_block(reinterpret_cast<const void*>(origin)));  // nothing carved
+      g.cover(capacity, d);
+      REQUIRE(g.bound <= bound);                 // so every off-grid product (>= 2^40) fails
       const std::uint64_t e = g.multiplier * d;  // mod 2^64
       const auto c = static_cast<unsigned __int128>(g.multiplier);
       const std::uint64_t q_max = span / d + 1;
@@ -321,7 +330,18 @@ TEST_CASE("BlockGrid: exact for every block size and capacity a segment can have
       REQUIRE(header_passes == 0);
       REQUIRE(g.starts_block(reinterpret_cast<const void*>(origin)));
       REQUIRE(g.starts_block(reinterpret_cast<const void*>(origin + (capacity - 1) * d)));
-      REQUIRE_FALSE(g.starts_block(reinterpret_cast<const void*>(origin + capacity * d)));
+      if (kFirstBlock + capacity * d < kSegmentSize)  // the grid answers for its window only
+        REQUIRE_FALSE(g.starts_block(reinterpret_cast<const void*>(origin + capacity * d)));
+      // Covering fewer blocks stops the grid at the last one covered.
+      for (std::uint64_t carved : {std::uint64_t{1}, capacity / 2, capacity - 1}) {
+        if (carved == 0) continue;
+        g.cover(carved, d);
+        REQUIRE(g.starts_block(reinterpret_cast<const void*>(origin + (carved - 1) * d)));
+        if (carved < capacity) {
+          REQUIRE_FALSE(g.starts_block(reinterpret_cast<const void*>(origin + carved * d)));
+          REQUIRE(g.on_grid(reinterpret_cast<const void*>(origin + carved * d)));
+        }
+      }
     }
   }
 }

@@ -21,6 +21,11 @@ MisusedBlock class_of(const Segment* s) noexcept { return MisusedBlock::of_class
 
 /// p is not the start of a block of s: say which way.
 [[noreturn]] void not_a_block_start(const char* call, const Segment* s, const void* p) noexcept {
+  // A block start past the carved blocks: no block there is in use (a late
+  // double free of a block from the memory's earlier life, most likely).
+  if (same_window(p, s) && p >= s->first_block() && s->grid.on_grid(p))
+    misuse(call, "double free (no block at this address is in use: its segment has not carved it since) of", p,
+           class_of(s));
   const std::size_t grain = s->block_size < 16 ? s->block_size : 16;  // every block start is aligned to it
   misuse(call,
          reinterpret_cast<std::uintptr_t>(p) % grain != 0 ? "unaligned pointer (not the start of a block):"
@@ -98,7 +103,7 @@ LiveBlock classify(const void* p, const char* call) noexcept {
     b = s->block_start(p);
   } else {
     b = static_cast<Block*>(const_cast<void*>(p));
-    if (!s->is_block_start(b)) not_a_block_start(call, s, p);
+    if (!s->is_block_start_shared(b)) not_a_block_start(call, s, p);
   }
   std::size_t asked = 0;
   if (kCanaries && (word & kSlowFree) != 0) {
@@ -178,7 +183,7 @@ Segment* plain_remote(SegmentBase* header, void* p, std::uintptr_t& word) noexce
   word = header->owner_flags.load(std::memory_order_acquire);
   if ((word & kBlockFlags) != 0 || (word & ~kFlagMask) == 0 || owned_here(word)) return nullptr;
   Segment* s = static_cast<Segment*>(header);
-  if (!s->is_block_start(p) || (kHardened && s->looks_free(static_cast<Block*>(p)))) return nullptr;
+  if (!s->is_block_start_shared(p) || (kHardened && s->looks_free(static_cast<Block*>(p)))) return nullptr;
   return s;
 }
 

@@ -40,7 +40,7 @@ Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t bl
   // Only the first window has a header: a span of several holds one block.
   s->capacity = windows > 1 ? 1 : static_cast<std::uint32_t>(room / block_size);
   TINYALLOC_ASSERT(block_size <= BlockGrid::kMaxBlock);
-  s->grid = BlockGrid::make(reinterpret_cast<std::uintptr_t>(s->first_block()), block_size, s->capacity);
+  s->grid = BlockGrid::make(block_size, s->capacity);  // none carved
   for (std::uint32_t& r : s->requested) r = 0;
   s->extended = 0;
   s->reached = static_cast<std::uint32_t>(reached);
@@ -146,6 +146,7 @@ bool Segment::extend() noexcept {
   blocks.free = at(0);
   free_is_zero = bump_is_zero;
   extended += n;
+  grid.cover(extended, block_size);
   return true;
 }
 

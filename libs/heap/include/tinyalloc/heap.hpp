@@ -29,8 +29,8 @@
 //           always empty, so its first malloc falls into the slow path.
 //   free:   mask the pointer to its header; if the owner word equals this
 //           thread's heap (and so no flag is set), push onto local_free.
-//           Hardened (default): p must be on the segment's block grid (a
-//           subtract, a multiply and a shift: interior and unaligned pointers) and not
+//           Hardened (default): p must be a carved block's start (a mask,
+//           a multiply and a compare: interior and unaligned pointers) and not
 //           the block freed just before (a double free in a row); a block
 //           freed twice with others in between is caught when a free list
 //           next hands it out (FreeBlocks::pop).  Secure builds also verify,

@@ -134,7 +134,7 @@ class Segment : public SegmentBase {
   // cache line per free.
   FreeBlocks blocks;
   Block* local_free;
-  BlockGrid grid;  ///< which addresses start a block (is_block_start); set at creation
+  BlockGrid grid;  ///< which addresses start a carved block (is_block_start); grows as extend() carves
   // ---- second line, still the owner's ----
   std::uint32_t block_size;
   std::uint32_t extended;  ///< blocks carved from the bump area so far
@@ -193,6 +193,7 @@ class Segment : public SegmentBase {
   }
 
   char* first_block() noexcept { return reinterpret_cast<char*>(this) + kFirstBlock; }
+  const char* first_block() const noexcept { return reinterpret_cast<const char*>(this) + kFirstBlock; }
   /// Where this segment's free lists end (FreeBlocks): its own address.
   Block* list_end() noexcept { return reinterpret_cast<Block*>(this); }
 
@@ -205,10 +206,13 @@ class Segment : public SegmentBase {
   std::size_t block_index(const void* p) noexcept {
     return static_cast<std::size_t>(static_cast<const char*>(p) - first_block()) / block_size;
   }
-  /// p (any address of the segment's span) is the start of one of its
-  /// blocks (grid.hpp: one subtract, one multiply, one shift).  Any thread
-  /// may ask: the grid is fixed at creation.
+  /// p (an address of the segment's first window) is the start of one of
+  /// its carved blocks (grid.hpp: a mask, one multiply, one compare).  For
+  /// the owner (the thread that carves).
   bool is_block_start(const void* p) const noexcept { return grid.starts_block(p); }
+  /// The same, for any thread: a thread holds only blocks carved before it
+  /// got them.
+  bool is_block_start_shared(const void* p) const noexcept { return grid.starts_block_shared(p); }
 
   /// Owner's free: onto local_free.
   void push_local(Block* b) noexcept {
