@@ -38,12 +38,14 @@
 #include <malloc.h>
 #define A_MALLOC std::malloc
 #define A_REALLOC std::realloc
+#define A_ALIGNED_ALLOC std::aligned_alloc
 #define A_FREE std::free
 #define A_USABLE malloc_usable_size
 #else
 #include "tinyalloc.h"
 #define A_MALLOC ta_malloc
 #define A_REALLOC ta_realloc
+#define A_ALIGNED_ALLOC ta_aligned_alloc
 #define A_FREE ta_free
 #define A_USABLE ta_usable_size
 #endif
@@ -54,6 +56,7 @@ namespace {
 // on, or drop) a double free.
 void* (*volatile do_malloc)(std::size_t) = A_MALLOC;
 void* (*volatile do_realloc)(void*, std::size_t) = A_REALLOC;
+void* (*volatile do_aligned_alloc)(std::size_t, std::size_t) = A_ALIGNED_ALLOC;
 void (*volatile do_free)(void*) = A_FREE;
 
 // A malloc that is not tinyalloc's: glibc's.
@@ -274,6 +277,23 @@ TEST_CASE("late double free into a segment carved again for another class: caugh
         return misfree(mine[1280]);
       },
       {"double free"});
+}
+
+TEST_CASE("free of an address in a block its segment has not carved (a segment with aligned blocks)",
+          "[misuse][invalid]") {
+  // Such a segment's frees find the block start by division (the program
+  // holds addresses inside its blocks); the block found must be carved.
+  // Accepted, it would be handed out twice once the segment carves it.
+  if (!caught_in_this_build(Build::Hardened)) return;
+  expect_detected(
+      [] {
+        // 2,000 B at 1 KiB alignment: a 3,072 B block (one carved at a time),
+        // its address 1 KiB in; the segment's last block is far from carved.
+        constexpr std::size_t kBlock = 3072, kBlocks = (tinyalloc::kSegmentSize - tinyalloc::kFirstBlock) / kBlock;
+        const auto window = reinterpret_cast<std::uintptr_t>(do_aligned_alloc(1024, 2000)) & ~tinyalloc::kSegmentMask;
+        return misfree(reinterpret_cast<char*>(window + tinyalloc::kFirstBlock + (kBlocks - 1) * kBlock + 1024 - 256));
+      },
+      {"no block at this address is in use", "size class 3072 B"});
 }
 
 TEST_CASE("double free, delayed: other blocks freed and allocated in between", "[misuse][double]") {

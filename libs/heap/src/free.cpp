@@ -19,11 +19,13 @@ namespace {
 
 MisusedBlock class_of(const Segment* s) noexcept { return MisusedBlock::of_class(s->block_size); }
 
-/// p is not the start of a block of s: say which way.
-[[noreturn]] void not_a_block_start(const char* call, const Segment* s, const void* p) noexcept {
+/// p is not a block of s that is in use: say which way.  `start`: where the
+/// block p points into starts (p itself, but in segments with aligned blocks,
+/// which hand out addresses inside their blocks).
+[[noreturn]] void not_a_block_start(const char* call, const Segment* s, const void* p, const void* start) noexcept {
   // A block start past the carved blocks: no block there is in use (a late
   // double free of a block from the memory's earlier life, most likely).
-  if (same_window(p, s) && p >= s->first_block() && s->grid.on_grid(p))
+  if (same_window(start, s) && start >= s->first_block() && s->grid.on_grid(start))
     misuse(call, "double free (no block at this address is in use: its segment has not carved it since) of", p,
            class_of(s));
   const std::size_t grain = s->block_size < 16 ? s->block_size : 16;  // every block start is aligned to it
@@ -99,12 +101,12 @@ LiveBlock classify(const void* p, const char* call) noexcept {
   const std::uintptr_t word = s->owner_flags.load(std::memory_order_acquire);
   Block* b;
   if ((word & kHasAligned) != 0) {
-    if (!same_window(p, s) || static_cast<const char*>(p) < s->first_block()) not_a_block_start(call, s, p);
+    if (!same_window(p, s) || static_cast<const char*>(p) < s->first_block()) not_a_block_start(call, s, p, p);
     b = s->block_start(p);
   } else {
     b = static_cast<Block*>(const_cast<void*>(p));
-    if (!s->is_block_start_shared(b)) not_a_block_start(call, s, p);
   }
+  if (!s->is_block_start_shared(b)) not_a_block_start(call, s, p, b);
   std::size_t asked = 0;
   if (kCanaries && (word & kSlowFree) != 0) {
     // A medium block: its recorded size says whether it is live, exactly.
@@ -122,7 +124,7 @@ LiveBlock classify(const void* p, const char* call) noexcept {
 }
 
 void free_suspect(Segment* s, Block* b) noexcept {
-  if (!s->is_block_start(b)) not_a_block_start("free()", s, b);
+  if (!s->is_block_start(b)) not_a_block_start("free()", s, b, b);
   if (s->holds_free(b)) misuse("free()", "double free of", b, class_of(s));
   if constexpr (kSecure) std::memset(b, 0, s->block_size);
   s->push_local(b);  // a live block whose first word happened to look like a link
