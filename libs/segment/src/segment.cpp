@@ -76,7 +76,7 @@ const Block* Segment::live_block() const noexcept {
   // together how far each strays from that, without a branch per block, and
   // look for the block only if one does.
   const std::uintptr_t here = reinterpret_cast<std::uintptr_t>(this) ^ blocks.codec.key;
-  const char* const first = reinterpret_cast<const char*>(this) + kFirstBlock;
+  const char* const first = first_block();
   auto block = [&](std::uint32_t i) { return reinterpret_cast<const Block*>(first + std::size_t{i} * block_size); };
   std::uintptr_t stray = 0;
 #pragma GCC unroll 4
