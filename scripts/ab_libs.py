@@ -12,9 +12,12 @@ a 2% bar needs the interval, and a couple of hundred rounds, to be settled:
             malloc/free pair, and the difference to the first library;
   --ini     apps/ini_bench, every workload at scripts/bench_workloads.py's
             size with --repeat 5: the run's minimum us/op (the repetition
-            least disturbed by other processes) and its user+sys CPU time.
+            least disturbed by other processes) and its user+sys CPU time;
+            last, the geometric mean of the workloads' times (each round's,
+            then their median and the median of each round's ratio).
 
-Usage: scripts/ab_libs.py --pairs [SIZES]|--ini [--only NAMES] [--rounds N] [--build DIR] [--raw FILE] name=/path/lib.so ...
+Usage: scripts/ab_libs.py --pairs [SIZES]|--ini [--only NAMES] [--rounds N] [--build DIR] [--raw FILE] name=[VAR=VALUE,...@]/path/lib.so ...
+       (settings before an @ are set in that library's runs only; glibc= preloads nothing)
 e.g.   scripts/ab_libs.py --ini --rounds 21 unhardened=build-off/libs/override/libtinyalloc.so \\
            default=build/libs/override/libtinyalloc.so
 scripts/bench.sh is the general runner (every allocator, RSS, faults, syscalls); this one only
@@ -22,6 +25,7 @@ compares builds, with the statistics that resolve a 1% difference.
 """
 import argparse
 import json
+import math
 import os
 import random
 import re
@@ -35,7 +39,10 @@ import bench_workloads  # noqa: E402
 
 
 def run(argv, lib):
+    """lib: the library to preload, after any VAR=VALUE,...@ to set for this run alone."""
+    settings, _, lib = lib.rpartition("@")
     env = dict(os.environ, LD_PRELOAD=lib)
+    env.update(kv.split("=", 1) for kv in settings.split(",") if kv)
     p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     out = p.stdout.read().decode()
     _, status, usage = os.wait4(p.pid, 0)
@@ -74,7 +81,7 @@ def main():
     ap.add_argument("--only", help="ini workloads to run (comma-separated names; default all)")
     ap.add_argument("--build", default="build")
     ap.add_argument("--raw", metavar="FILE", help="also write every sample, per metric and library, as JSON")
-    ap.add_argument("libs", nargs="+", metavar="name=/path/lib.so")
+    ap.add_argument("libs", nargs="+", metavar="name=[VAR=VALUE,...@]/path/lib.so")
     a = ap.parse_args()
     libs = [tuple(x.split("=", 1)) for x in a.libs]
     names = [n for n, _ in libs]
@@ -110,6 +117,20 @@ def main():
                 rel.append(f"{m:.3f}x ({lo:.3f}-{hi:.3f})")
         print(f"| {metric} | " + " | ".join(f"{med[n]:.3f}" for n in names) + " | " + " | ".join(rel) + " |",
               flush=True)
+    times = [m for m in samples if not a.pairs and not m.endswith("(cpu)")]
+    if len(times) > 1:
+        # Each round's geometric mean over the workloads, then the median of
+        # the rounds: the figure the ini_bench bars are stated in.
+        geo = {n: statistics.median(math.exp(statistics.fmean(math.log(samples[m][n][r]) for m in times))
+                                    for r in range(a.rounds)) for n in names}
+        rel = []
+        for n in names[1:]:
+            per_round = [math.exp(statistics.fmean(math.log(samples[m][n][r] / samples[m][base][r]) for m in times))
+                         for r in range(a.rounds)]
+            m, lo, hi = median_interval(per_round)
+            rel.append(f"{m:.3f}x ({lo:.3f}-{hi:.3f})")
+        print(f"| geomean of the {len(times)} workloads | " + " | ".join(f"{geo[n]:.3f}" for n in names) + " | " +
+              " | ".join(rel) + " |")
 
 
 if __name__ == "__main__":
