@@ -82,27 +82,31 @@ char* take_shared(std::size_t bytes) {
     return at + bytes <= kReserve ? g_base + at : nullptr;
 }
 
-/// A block of n bytes whose address is a multiple of `align` (>= 16).
+/// The block of n bytes that starts at the first multiple of `align` past a
+/// header from `at` on.
+char* place(char* at, std::size_t n, std::size_t align) {
+    const auto first = reinterpret_cast<std::uintptr_t>(at) + kHeader;
+    char* p = reinterpret_cast<char*>((first + align - 1) & ~(align - 1));
+    reinterpret_cast<std::size_t*>(p)[-1] = n;
+    return p;
+}
+
+/// A block of n bytes whose address is a multiple of `align` (a power of two, >= 16).
 void* allocate(std::size_t n, std::size_t align) {
-    if (n > kReserve) return errno = ENOMEM, nullptr;
+    if (n > kReserve || align > kReserve) return errno = ENOMEM, nullptr;
     const std::size_t need = n + kHeader + align;  // enough wherever the bump pointer stands
     Bump& b = bump_for(n);
     if (static_cast<std::size_t>(b.end - b.next) < need) {
         if (need > kChunk / 4) {  // big: a piece of its own
             char* piece = take_shared((need + 4095) & ~std::size_t{4095});
-            if (piece == nullptr) return errno = ENOMEM, nullptr;
-            char* p = piece + align;  // the reservation is page aligned
-            reinterpret_cast<std::size_t*>(p)[-1] = n;
-            return p;
+            return piece != nullptr ? place(piece, n, align) : (errno = ENOMEM, nullptr);
         }
         char* chunk = take_shared(kChunk);
         if (chunk == nullptr) return errno = ENOMEM, nullptr;
         b.next = chunk;
         b.end = chunk + kChunk;
     }
-    const auto at = reinterpret_cast<std::uintptr_t>(b.next) + kHeader;
-    char* p = reinterpret_cast<char*>((at + align - 1) & ~(align - 1));
-    reinterpret_cast<std::size_t*>(p)[-1] = n;
+    char* p = place(b.next, n, align);
     b.next = p + n;
     return p;
 }
