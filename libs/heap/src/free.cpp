@@ -83,10 +83,12 @@ LiveBlock classify_large(SegmentBase* header, const void* p, const char* call) n
 void free_foreign(const void* p) noexcept { not_ours("free()", p); }
 
 LiveBlock classify(const void* p, const char* call) noexcept {
-  // Hardened: the block's first word is read below (looks_free), then
-  // written by the free (its link): fetch its line for writing at once, or a
-  // block another core wrote costs two transfers (prefetch never faults).
-  if constexpr (kHardened) __builtin_prefetch(p, 1);
+  // Hardened: the block's first word is read below (looks_free): start
+  // fetching its line while the header is checked (a prefetch never faults).
+  // A read prefetch, as GCC emits for x86-64 without -mprfchw even when asked
+  // for a write; a real PREFETCHW measured the same (PERF_FINDINGS.md, "the
+  // remote free's miss").
+  if constexpr (kHardened) __builtin_prefetch(p);
   SegmentBase* header = Segment::header_of(p);
   if (!segment_map::contains(p) || !header->cookie_ok()) not_ours(call, p);
   switch (header->kind) {
@@ -180,7 +182,7 @@ void free_remote(Segment* s, Block* b, std::uintptr_t owner_word) noexcept {
 /// a block that merely looks free is left to classify() as well, and so is
 /// this thread's own segment (it comes here only with a flag set: full).
 Segment* plain_remote(SegmentBase* header, void* p, std::uintptr_t& word) noexcept {
-  if constexpr (kHardened) __builtin_prefetch(p, 1);  // as in classify()
+  if constexpr (kHardened) __builtin_prefetch(p);  // as in classify()
   if (!segment_map::contains(p) || !header->cookie_ok() || header->kind != SegmentKind::Small) return nullptr;
   word = header->owner_flags.load(std::memory_order_acquire);
   if ((word & kBlockFlags) != 0 || (word & ~kFlagMask) == 0 || owned_here(word)) return nullptr;
