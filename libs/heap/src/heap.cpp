@@ -40,14 +40,8 @@ bool has_guard_page(const Segment* s) noexcept { return kSecure && s->size_class
 }  // namespace
 
 void retire_segment(Globals& g, Segment* s, std::uint64_t now_ms) noexcept {
-  if constexpr (kHardened) {
-    // The count says every block came back: make sure none is still live.
-    if (const Block* live = s->live_block())
-      report_misuse(
-          "free(): double free (of another block of its class) or write after free: its segment counts "
-          "every block freed, but this one is not free:",
-          live, MisusedBlock::of_class(s->block_size));
-  }
+  // The count says every block came back: make sure none is still live.
+  if constexpr (kHardened) s->check_none_live();
   TINYALLOC_ASSERT(s->all_returned() && s->check());
   if (has_guard_page(s)) {
     // The arena reuses the span for any class: the page must be memory again.

@@ -87,6 +87,14 @@ const Block* Segment::live_block() const noexcept {
   return block(i);
 }
 
+void Segment::check_none_live() const noexcept {
+  if (const Block* live = live_block())
+    report_misuse(
+        "free(): double free (of another block of its class) or write after free: its segment counts every block "
+        "freed, but this one is not free:",
+        live, MisusedBlock::of_class(block_size));
+}
+
 bool Segment::take_local() noexcept {
   if (FreeBlocks::is_end(local_free)) return false;
   blocks.free = local_free;
@@ -157,6 +165,12 @@ bool Segment::refill() noexcept {
     // again from its start rather than hand out their frees' order.
     // Consecutive mallocs then get neighbouring blocks, as in a fresh segment
     // (whose pages are still resident).
+    // Hardened: a block the owner freed twice, with others in between, made
+    // the count reach "all returned" with a block still live.  Popping the
+    // lists would catch it (FreeBlocks::pop); carving anew discards them, so
+    // look for the live block first.  Only the owner's frees need this: a
+    // remote double free is caught at the free (the block looks free).
+    if (kHardened && !FreeBlocks::is_end(local_free)) check_none_live();
     take_thread_free();
     track::reclaimed(first_block(), std::size_t{extended} * block_size);
     reached = static_cast<std::uint32_t>(reach());

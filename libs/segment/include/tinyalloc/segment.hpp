@@ -238,11 +238,15 @@ class Segment : public SegmentBase {
   /// handed out again or decommitted.  One load per carved block, in address
   /// order; at most once per segment's turn with a class.
   const Block* live_block() const noexcept;
+  /// Report live_block() as that misuse, if there is one (and abort).
+  void check_none_live() const noexcept;
 
   /// Refill blocks.free when it is empty, cheapest source first: the owner's
   /// own frees, then other threads' frees, then fresh blocks from the bump
   /// area.  A segment whose blocks other threads all freed is carved again
-  /// from its start.  Returns false if the segment has no free block at all.
+  /// from its start (hardened: after check_none_live() if the owner freed
+  /// some of them, see refill()).  Returns false if the segment has no free
+  /// block at all.
   bool refill() noexcept;
 
   /// Move local_free onto an empty blocks.free (owner only).
