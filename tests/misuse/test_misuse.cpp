@@ -260,8 +260,9 @@ TEST_CASE("interleaved double free among the last frees of a segment: caught bef
 }
 
 TEST_CASE("interleaved double free by the owner, the rest freed by another thread", "[misuse][double][thread]") {
-  // Caught before the segment is carved again.  (A longer name, wrapped
-  // after a colon, sends Catch 2.13's console reporter into an endless loop.)
+  // Caught before the segment is carved again.  (Catch 2.13's console
+  // reporter indents a wrapped test name past its ": ", and loops forever,
+  // printing, when that is past the line's width: keep such names short.)
   // The owner's count plus the remote frees then say every block came back
   // while one is live.  The owner would carve the segment again from its
   // start (its blocks all came back, some from another thread), handing the
