@@ -124,6 +124,18 @@ const Case kCases[] = {
        do_free(p);
        do_free(keep);
      }},
+    {"double_free_owner_rest_remote",
+     "interleaved double free by the owner (a, c, a), the other 19,997 freed by another thread, one block live (48 B)",
+     [] {
+       std::vector<void*> v(20000);
+       for (void*& p : v) p = do_malloc(48);
+       do_free(v[0]);
+       do_free(v[2]);
+       do_free(v[0]);  // v[1] is still live
+       std::thread([&v] {
+         for (std::size_t i = 3; i < v.size(); ++i) do_free(v[i]);
+       }).join();
+     }},
     {"double_free_medium_interleaved", "interleaved double free of medium blocks (50 KB)",
      [] {
        void* keep = do_malloc(kMedium);
