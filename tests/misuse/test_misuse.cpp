@@ -287,6 +287,32 @@ TEST_CASE("interleaved double free by the owner, the rest freed by another threa
       {"double free", "size class 48 B"});
 }
 
+TEST_CASE("double free by another thread into a full segment, caught as the owner collects",
+          "[misuse][double][thread]") {
+  // The first remote free into a full segment is handed to the owner heap
+  // (a list linked with the heap's key, so the block does not look free to
+  // its segment); the next one goes onto the segment's own remote list.
+  // Freed again, the handed-off block is on both.  The owner finds it free
+  // on its segment when it collects the hand-offs, and names a double free
+  // (before the fix, "write after free": the hand-off link was gone).
+  if (!caught_in_this_build(Build::Hardened)) return;
+  expect_detected(
+      [] {
+        std::size_t n;
+        void** mine = blocks_of_a_whole_segment(n);
+        if (n == 0) return 1;
+        void *a = mine[5], *b = mine[6];
+        announce(a);
+        std::thread([a, b] {
+          do_free(a);
+          do_free(b);
+          do_free(a);
+        }).join();
+        return malloc_until_caught(kSmall);
+      },
+      {"double free", "size class 48 B"});
+}
+
 TEST_CASE("late double free into a segment carved again for another class: caught at the free", "[misuse][double]") {
   // The stale pointer falls on the new class's grid past the blocks it has
   // carved.  Accepted, that block would be handed out twice once the

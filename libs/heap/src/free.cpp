@@ -135,7 +135,6 @@ void free_suspect(Segment* s, Block* b) noexcept {
 }
 
 void free_owned(Heap* h, Segment* s, Block* b) noexcept {
-  if (kHardened && s->looks_free(b) && s->holds_free(b)) misuse("free()", "double free of", b, class_of(s));
   s->push_local(b);
   --s->blocks.used;
   if (s->is_full()) {

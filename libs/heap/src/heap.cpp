@@ -110,11 +110,17 @@ void collect_handed_off(Heap* h) noexcept {
   if (h->handed_off.load(std::memory_order_relaxed) == nullptr) return;
   Block* b = h->handed_off.exchange(nullptr, std::memory_order_acquire);
   while (b != nullptr) {
+    Segment* s = Segment::of(b);
+    // A block freed again after its hand-off (by any thread) went onto one of
+    // its segment's lists, whose link replaced the hand-off link: it is free
+    // there.  Say so, rather than call the broken link a write after free.
+    if (kHardened && s->looks_free(b) && s->holds_free(b))
+      report_misuse("free(): double free (freed again after another thread's free handed it to its owner) of", b,
+                    MisusedBlock::of_class(s->block_size));
     Block* next = h->handoff_codec.decode(b->link);
     if (next != nullptr && !segment_map::contains(next))
       report_misuse("malloc(): write after free: a freed block's link was overwritten", b,
-                    MisusedBlock::of_class(Segment::of(b)->block_size));
-    Segment* s = Segment::of(b);
+                    MisusedBlock::of_class(s->block_size));
     s->wait_hand_off();
     free_owned(h, s, b);
     b = next;
