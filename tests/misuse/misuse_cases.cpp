@@ -136,6 +136,17 @@ const Case kCases[] = {
          for (std::size_t i = 3; i < v.size(); ++i) do_free(v[i]);
        }).join();
      }},
+    {"double_free_remote_full_segment",
+     "interleaved double free by another thread (a, b, a) into a full segment (48 B)",
+     [] {
+       std::vector<void*> v(20000);
+       for (void*& p : v) p = do_malloc(48);
+       std::thread([&v] {
+         do_free(v[100]);
+         do_free(v[101]);
+         do_free(v[100]);
+       }).join();
+     }},
     {"double_free_medium_interleaved", "interleaved double free of medium blocks (50 KB)",
      [] {
        void* keep = do_malloc(kMedium);
@@ -205,6 +216,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: misuse_cases <case> | --list\n");
     return 2;
   }
+  // printf's first output would malloc a buffer for stdout: between the
+  // misuse and "MISUSED", that malloc could be the one to catch it, and a
+  // misuse caught later would count as caught at the misuse.
+  static char out[4096];
+  std::setvbuf(stdout, out, _IOFBF, sizeof out);
   const std::string name = argv[1];
   for (const Case& c : kCases) {
     if (name == "--list") {
