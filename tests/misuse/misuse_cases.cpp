@@ -157,6 +157,8 @@ const Case kCases[] = {
        do_free(a);
        do_free(keep);
      }},
+    {"free_interior_aligned", "free of an interior pointer of an aligned block (aligned_alloc(4096, 100), +16)",
+     [] { do_free(static_cast<char*>(std::aligned_alloc(4096, 100)) + 16); }},
     {"free_mmap", "free of a pointer into an mmap'ed page",
      [] {
        void* m = mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

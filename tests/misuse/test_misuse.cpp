@@ -333,6 +333,35 @@ TEST_CASE("late double free into a segment carved again for another class: caugh
       {"double free"});
 }
 
+TEST_CASE("free of an interior pointer of an aligned block", "[misuse][invalid]") {
+  // A segment with aligned blocks maps any address to its block's start, so
+  // the address must also be one that was handed out there: the block start
+  // (malloc) or the start rounded up to a power of two (aligned_alloc).
+  if (!caught_in_this_build(Build::Hardened)) return;
+  expect_detected([] { return misfree(static_cast<char*>(do_aligned_alloc(4096, 100)) + 16); },
+                  {"interior pointer", "size class"});
+  expect_detected([] { return misfree(static_cast<char*>(do_aligned_alloc(64, 100)) + 1); },
+                  {"unaligned pointer", "size class"});
+}
+
+TEST_CASE("aligned blocks of every alignment are freed without a report", "[misuse][aligned]") {
+  // The other side of the check above: each address aligned_alloc hands out
+  // in a segment that holds blocks of several alignments is accepted.
+  const test_child::Result r = test_child::run(
+      [] {
+        void* p[64];
+        for (int round = 0; round < 200; ++round) {
+          for (int i = 0; i < 64; ++i) p[i] = do_aligned_alloc(std::size_t{32} << (i % 8), 1 + 97 * i % 700);
+          for (int i = 0; i < 64; i += 2) do_free(p[i]);
+          for (int i = 1; i < 64; i += 2) do_free(p[i]);
+        }
+        return 0;
+      },
+      30);
+  INFO("child " << r.describe());
+  REQUIRE(r.exited_ok());
+}
+
 TEST_CASE("free of an address in a block its segment has not carved (a segment with aligned blocks)",
           "[misuse][invalid]") {
   // Such a segment's frees find the block start by division (the program

@@ -19,6 +19,15 @@ namespace {
 
 MisusedBlock class_of(const Segment* s) noexcept { return MisusedBlock::of_class(s->block_size); }
 
+/// p points inside a block of s, not where the block was handed out.
+[[noreturn]] void inside_a_block(const char* call, const Segment* s, const void* p) noexcept {
+  const std::size_t grain = s->block_size < 16 ? s->block_size : 16;  // every block start is aligned to it
+  misuse(call,
+         reinterpret_cast<std::uintptr_t>(p) % grain != 0 ? "unaligned pointer (not the start of a block):"
+                                                          : "interior pointer (not the start of a block):",
+         p, class_of(s));
+}
+
 /// p is not a block of s that is in use: say which way.  `start`: where the
 /// block p points into starts (p itself, but in segments with aligned blocks,
 /// which hand out addresses inside their blocks).
@@ -28,11 +37,16 @@ MisusedBlock class_of(const Segment* s) noexcept { return MisusedBlock::of_class
   if (same_window(start, s) && start >= s->first_block() && s->grid.on_grid(start))
     misuse(call, "double free (no block at this address is in use: its segment has not carved it since) of", p,
            class_of(s));
-  const std::size_t grain = s->block_size < 16 ? s->block_size : 16;  // every block start is aligned to it
-  misuse(call,
-         reinterpret_cast<std::uintptr_t>(p) % grain != 0 ? "unaligned pointer (not the start of a block):"
-                                                          : "interior pointer (not the start of a block):",
-         p, class_of(s));
+  inside_a_block(call, s, p);
+}
+
+/// In a segment with aligned blocks, the addresses handed out inside block b
+/// are b itself (malloc) and align_up(b, A) for a power of two A
+/// (aligned_alloc).  p is the latter exactly when it lies less than its own
+/// alignment (its lowest set bit) past b.
+bool handed_out_in(const Block* b, const void* p) noexcept {
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  return at - reinterpret_cast<std::uintptr_t>(b) < (at & (~at + 1));
 }
 
 /// What a report of a pointer into memory that is no longer in use names: the
@@ -105,6 +119,7 @@ LiveBlock classify(const void* p, const char* call) noexcept {
   if ((word & kHasAligned) != 0) {
     if (!same_window(p, s) || static_cast<const char*>(p) < s->first_block()) not_a_block_start(call, s, p, p);
     b = s->block_start(p);
+    if (!handed_out_in(b, p)) inside_a_block(call, s, p);
   } else {
     b = static_cast<Block*>(const_cast<void*>(p));
   }
