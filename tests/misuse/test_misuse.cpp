@@ -313,6 +313,37 @@ TEST_CASE("double free by another thread into a full segment, caught as the owne
       {"double free", "size class 48 B"});
 }
 
+// The owner frees or reallocates a block that another thread freed into its
+// full segment (handed off, not yet collected): caught at the call, which
+// collects the hand-offs first.  Before, realloc returned the block as live
+// while the hand-off list still held it, and it was handed out twice.
+int owner_misuses_a_handed_off_block(bool realloc) {
+  std::size_t n;
+  void** mine = blocks_of_a_whole_segment(n);
+  if (n == 0) return 1;
+  void* a = mine[5];
+  std::thread([a] { do_free(a); }).join();
+  announce(a);
+  if (realloc) {
+    void* q = do_realloc(a, kSmall - 8);  // in place, were the block live
+    std::printf("realloc returned %p\n", q);
+    std::fflush(stdout);
+  } else {
+    do_free(a);
+  }
+  return malloc_until_caught(kSmall);
+}
+
+TEST_CASE("double free by the owner of a block another thread freed into a full segment", "[misuse][double][thread]") {
+  if (!caught_in_this_build(Build::Hardened)) return;
+  expect_detected([] { return owner_misuses_a_handed_off_block(false); }, {"free(): double free", "size class 48 B"});
+}
+
+TEST_CASE("realloc by the owner of a block another thread freed into a full segment", "[misuse][double][realloc]") {
+  if (!caught_in_this_build(Build::Hardened)) return;
+  expect_detected([] { return owner_misuses_a_handed_off_block(true); }, {"realloc(): double free", "size class 48 B"});
+}
+
 TEST_CASE("late double free into a segment carved again for another class: caught at the free", "[misuse][double]") {
   // The stale pointer falls on the new class's grid past the blocks it has
   // carved.  Accepted, that block would be handed out twice once the

@@ -115,6 +115,18 @@ LiveBlock classify(const void* p, const char* call) noexcept {
   }
   Segment* s = static_cast<Segment*>(header);
   const std::uintptr_t word = s->owner_flags.load(std::memory_order_acquire);
+  if (kHardened && (word & kInFull) != 0 && owned_here(word)) {
+    // Another thread's free into one of our full segments may have handed
+    // this very block to us: it is then free, but on the heap's hand-off list
+    // (linked with the heap's key), where it does not look free.  Collect the
+    // hand-offs first, so that such a block is on its segment's lists.  The
+    // collection may free p's block, or its whole segment: look again.
+    Heap* h = static_cast<Heap*>(tl_heap);
+    if (h->handed_off.load(std::memory_order_relaxed) != nullptr) {
+      collect_handed_off(h);
+      return classify(p, call);
+    }
+  }
   Block* b;
   if ((word & kHasAligned) != 0) {
     if (!same_window(p, s) || static_cast<const char*>(p) < s->first_block()) not_a_block_start(call, s, p, p);
