@@ -287,14 +287,14 @@ TEST_CASE("interleaved double free by the owner, the rest freed by another threa
       {"double free", "size class 48 B"});
 }
 
-TEST_CASE("double free by another thread into a full segment, caught as the owner collects",
-          "[misuse][double][thread]") {
+TEST_CASE("double free by another thread into a full segment", "[misuse][double][thread]") {
   // The first remote free into a full segment is handed to the owner heap
   // (a list linked with the heap's key, so the block does not look free to
-  // its segment); the next one goes onto the segment's own remote list.
-  // Freed again, the handed-off block is on both.  The owner finds it free
-  // on its segment when it collects the hand-offs, and names a double free
-  // (before the fix, "write after free": the hand-off link was gone).
+  // its segment).  Freed again before the owner collects it, the block is
+  // caught at that free: its first word reads as a hand-off link.  (Before,
+  // it went onto the segment's remote list too and was found only when the
+  // owner collected, and before that fix named a write after free.)  The
+  // child returns as soon as the thread is done: nothing later can catch it.
   if (!caught_in_this_build(Build::Hardened)) return;
   expect_detected(
       [] {
@@ -308,15 +308,38 @@ TEST_CASE("double free by another thread into a full segment, caught as the owne
           do_free(b);
           do_free(a);
         }).join();
+        return 0;
+      },
+      {"free(): double free", "size class 48 B"});
+}
+
+TEST_CASE("owner's double free of a handed-off block, its segment no longer full", "[misuse][double][thread]") {
+  // Another thread's free of a hands it to the owner heap; the owner's free
+  // of c moves the segment back from full, so the owner's free of a takes
+  // the fast path, which does not ask awaits_owner: a goes onto the local
+  // list too.  The next malloc pops it, and the program's data replaces its
+  // hand-off link: the owner's collection of the hand-offs finds that
+  // (or finds a still on the local list, if it collects first).
+  if (!caught_in_this_build(Build::Hardened)) return;
+  expect_detected(
+      [] {
+        std::size_t n;
+        void** mine = blocks_of_a_whole_segment(n);
+        if (n == 0) return 1;
+        void *a = mine[5], *c = mine[7];
+        std::thread([a] { do_free(a); }).join();
+        do_free(c);
+        announce(a);
+        do_free(a);
         return malloc_until_caught(kSmall);
       },
       {"double free", "size class 48 B"});
 }
 
 // The owner frees or reallocates a block that another thread freed into its
-// full segment (handed off, not yet collected): caught at the call, which
-// collects the hand-offs first.  Before, realloc returned the block as live
-// while the hand-off list still held it, and it was handed out twice.
+// full segment (handed off, not yet collected): caught at the call, as its
+// first word reads as a hand-off link.  Before, realloc returned the block as
+// live while the hand-off list still held it, and it was handed out twice.
 int owner_misuses_a_handed_off_block(bool realloc) {
   std::size_t n;
   void** mine = blocks_of_a_whole_segment(n);
@@ -331,7 +354,7 @@ int owner_misuses_a_handed_off_block(bool realloc) {
   } else {
     do_free(a);
   }
-  return malloc_until_caught(kSmall);
+  return 0;
 }
 
 TEST_CASE("double free by the owner of a block another thread freed into a full segment", "[misuse][double][thread]") {

@@ -125,7 +125,7 @@ TEST_CASE("remote frees from many threads are all collected, with their count") 
         if (s->push_thread_free(blocks[i]) == Segment::RemoteFree::HandOff) {
           handed_off.fetch_add(1);
           kept.store(blocks[i]);
-          s->end_hand_off();
+          s->end_hand_off(blocks[i]);
         }
       }
     });
@@ -136,7 +136,13 @@ TEST_CASE("remote frees from many threads are all collected, with their count") 
   REQUIRE_FALSE(s->enter_full());  // blocks are waiting: the owner must refill instead
   REQUIRE(s->take_thread_free());
   REQUIRE(s->blocks.used == 1);  // the handed-off block is still out
-  s->push_local(kept.load());    // as the heap does when it collects the hand-off
+  // Hardened: a free of the handed-off block before the owner collects it
+  // is a double free (the free path asks awaits_owner).
+  REQUIRE(s->awaits_owner(kept.load()) == kHardened);
+  REQUIRE_FALSE(s->awaits_owner(blocks[0] == kept.load() ? blocks[1] : blocks[0]));
+  s->collect_hand_off();  // as the heap does when it collects the hand-off
+  REQUIRE_FALSE(s->awaits_owner(kept.load()));
+  s->push_local(kept.load());
   --s->blocks.used;
   REQUIRE(s->check());
   REQUIRE_FALSE(s->has_thread_free());
@@ -202,7 +208,7 @@ TEST_CASE("hand-off: stop_hand_offs waits out a freer, and later frees go to the
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   REQUIRE_FALSE(stopped.load());
-  s->end_hand_off();
+  s->end_hand_off(blocks[0]);
   owner.join();
   REQUIRE(stopped.load());
   REQUIRE(s->push_thread_free(blocks[1]) == Segment::RemoteFree::Pushed);

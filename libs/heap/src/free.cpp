@@ -115,18 +115,6 @@ LiveBlock classify(const void* p, const char* call) noexcept {
   }
   Segment* s = static_cast<Segment*>(header);
   const std::uintptr_t word = s->owner_flags.load(std::memory_order_acquire);
-  if (kHardened && (word & kInFull) != 0 && owned_here(word)) {
-    // Another thread's free into one of our full segments may have handed
-    // this very block to us: it is then free, but on the heap's hand-off list
-    // (linked with the heap's key), where it does not look free.  Collect the
-    // hand-offs first, so that such a block is on its segment's lists.  The
-    // collection may free p's block, or its whole segment: look again.
-    Heap* h = static_cast<Heap*>(tl_heap);
-    if (h->handed_off.load(std::memory_order_relaxed) != nullptr) {
-      collect_handed_off(h);
-      return classify(p, call);
-    }
-  }
   Block* b;
   if ((word & kHasAligned) != 0) {
     if (!same_window(p, s) || static_cast<const char*>(p) < s->first_block()) not_a_block_start(call, s, p, p);
@@ -148,6 +136,9 @@ LiveBlock classify(const void* p, const char* call) noexcept {
     // by walking its lists (live data can look like a link); another thread
     // cannot walk them, and takes the encoded word's word for it.
     misuse(call, "double free of", p, class_of(s));
+  } else if (kHardened && s->awaits_owner(b)) {
+    misuse(call, "double free (another thread freed it into its full segment: it waits for its owner) of", p,
+           class_of(s));
   }
   return LiveBlock{header, b, word, asked};
 }
@@ -181,7 +172,7 @@ namespace {
   do {
     b->link = owner->handoff_codec.encode(head);
   } while (!owner->handed_off.compare_exchange_weak(head, b, std::memory_order_release, std::memory_order_relaxed));
-  s->end_hand_off();
+  s->end_hand_off(b);
 }
 
 /// A free into a segment no heap owns: its blocks wait for the purger.
@@ -213,7 +204,8 @@ Segment* plain_remote(SegmentBase* header, void* p, std::uintptr_t& word) noexce
   word = header->owner_flags.load(std::memory_order_acquire);
   if ((word & kBlockFlags) != 0 || (word & ~kFlagMask) == 0 || owned_here(word)) return nullptr;
   Segment* s = static_cast<Segment*>(header);
-  if (!s->is_block_start_shared(p) || (kHardened && s->looks_free(static_cast<Block*>(p)))) return nullptr;
+  auto* b = static_cast<Block*>(p);
+  if (!s->is_block_start_shared(p) || (kHardened && (s->looks_free(b) || s->awaits_owner(b)))) return nullptr;
   return s;
 }
 

@@ -111,17 +111,23 @@ void collect_handed_off(Heap* h) noexcept {
   Block* b = h->handed_off.exchange(nullptr, std::memory_order_acquire);
   while (b != nullptr) {
     Segment* s = Segment::of(b);
-    // A block freed again after its hand-off (by any thread) went onto one of
-    // its segment's lists, whose link replaced the hand-off link: it is free
-    // there.  Say so, rather than call the broken link a write after free.
+    // A block freed again after its hand-off is caught at that free by the
+    // slow paths, which ask Segment::awaits_owner until collect_hand_off
+    // below.  The owner's fast path does not ask: once another of the owner's
+    // frees has moved the segment back from full, the owner's second free of
+    // the block puts it on the segment's local list, whose link replaces the
+    // hand-off link.  Found there, that is a double free.  Popped from there
+    // and handed out since, its link is the program's data: a double free or
+    // a write after free, and nothing tells which.
     if (kHardened && s->looks_free(b) && s->holds_free(b))
       report_misuse("free(): double free (freed again after another thread's free handed it to its owner) of", b,
                     MisusedBlock::of_class(s->block_size));
     Block* next = h->handoff_codec.decode(b->link);
     if (next != nullptr && !segment_map::contains(next))
-      report_misuse("malloc(): write after free: a freed block's link was overwritten", b,
-                    MisusedBlock::of_class(s->block_size));
-    s->wait_hand_off();
+      report_misuse(
+          "malloc(): write after free, or double free: the link of a block another thread freed was overwritten", b,
+          MisusedBlock::of_class(s->block_size));
+    s->collect_hand_off();
     free_owned(h, s, b);
     b = next;
   }

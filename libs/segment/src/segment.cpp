@@ -48,6 +48,7 @@ Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t bl
   s->free_is_zero = false;
   s->bump_is_zero = zero;
   s->thread_free.store(0, std::memory_order_relaxed);
+  s->handed_off_block.store(nullptr, std::memory_order_relaxed);
   s->released_at_ms = 0;
   return s;
 }
@@ -183,8 +184,9 @@ bool Segment::refill() noexcept {
   return take_local() || take_thread_free() || extend();
 }
 
-void Segment::end_hand_off() noexcept {
+void Segment::end_hand_off(Block* handed) noexcept {
   using namespace thread_free_word;
+  if constexpr (kHardened) handed_off_block.store(handed, std::memory_order_relaxed);
   std::uint64_t w = thread_free.load(std::memory_order_relaxed);
   while (!thread_free.compare_exchange_weak(w, with_state(w, kNormal), std::memory_order_release,
                                             std::memory_order_relaxed)) {
@@ -221,6 +223,11 @@ void Segment::wait_hand_off() noexcept {
       region::sleep_ms(0);
     }
   }
+}
+
+void Segment::collect_hand_off() noexcept {
+  wait_hand_off();  // acquires the freer's end_hand_off: its store is seen
+  if constexpr (kHardened) handed_off_block.store(nullptr, std::memory_order_relaxed);
 }
 
 void Segment::stop_hand_offs() noexcept {

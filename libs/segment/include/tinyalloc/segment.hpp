@@ -152,6 +152,13 @@ class Segment : public SegmentBase {
 
   // ---- remote line: written by other threads --------------------------
   alignas(64) std::atomic<std::uint64_t> thread_free;
+  /// Hardened builds: the block the last hand-off gave the owner heap, until
+  /// the owner collects it (collect_hand_off); nullptr otherwise.  Written by
+  /// the freer that hands off (end_hand_off) and by the owner; read by every
+  /// free of a block of this segment (awaits_owner), on this line, which a
+  /// remote free reads anyway: such a block is free, but its first word is
+  /// the heap's hand-off link, which does not look free (looks_free).
+  std::atomic<Block*> handed_off_block;
 
   // ---- last line: the arena's while pooled, the medium blocks' while in use --
   alignas(64) std::uint64_t released_at_ms;  ///< when it went back to the arena (for delayed purge)
@@ -261,7 +268,11 @@ class Segment : public SegmentBase {
   /// on owner()'s hand-off list, then call end_hand_off().
   enum class RemoteFree { Pushed, HandOff };
   RemoteFree push_thread_free(Block* b) noexcept;
-  void end_hand_off() noexcept;
+  /// The freer has pushed `handed` onto the owner heap's hand-off list.
+  void end_hand_off(Block* handed) noexcept;
+  /// Hardened: b was handed off and the owner has not collected it, so it
+  /// is free (a second free of it is a double free).
+  bool awaits_owner(const Block* b) const noexcept { return handed_off_block.load(std::memory_order_relaxed) == b; }
 
   /// Owner, before moving the segment to its full list: false (and nothing
   /// changed) if a remote free arrived since the last take; otherwise the
@@ -272,11 +283,12 @@ class Segment : public SegmentBase {
   /// Owner, at thread exit: no hand-off is in progress or can start when
   /// this returns (waits out a freer that is HandingOff).
   void stop_hand_offs() noexcept;
-  /// Owner, before freeing a block handed off from this segment: the freer
-  /// that handed it off has finished with the segment when this returns
-  /// (it pushes the block, then ends the hand-off; until then the owner must
-  /// not free it, or the segment could be recycled under the freer).
-  void wait_hand_off() noexcept;
+  /// Owner, before freeing the block handed off from this segment: waits
+  /// until the freer that handed it off has finished with the segment (it
+  /// pushes the block, then ends the hand-off; until then the owner must not
+  /// free it, or the segment could be recycled under the freer), and takes
+  /// the block back from awaits_owner().
+  void collect_hand_off() noexcept;
 
   bool has_thread_free() const noexcept;
   /// Every block is back: nothing allocated, nothing in flight.
@@ -293,6 +305,8 @@ class Segment : public SegmentBase {
 
  private:
   bool extend() noexcept;
+  /// Returns once no freer is HandingOff.
+  void wait_hand_off() noexcept;
 };
 
 static_assert(sizeof(Segment) <= kFirstBlock, "segment header must fit before the first block");
