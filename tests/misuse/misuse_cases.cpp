@@ -147,6 +147,13 @@ const Case kCases[] = {
          do_free(v[100]);
        }).join();
      }},
+    {"realloc_remote_freed", "realloc by the owner of a block another thread freed into a full segment (48 B)",
+     [] {
+       std::vector<void*> v(20000);
+       for (void*& p : v) p = do_malloc(48);
+       std::thread([&v] { do_free(v[100]); }).join();
+       do_free(do_realloc(v[100], 40));
+     }},
     {"double_free_medium_interleaved", "interleaved double free of medium blocks (50 KB)",
      [] {
        void* keep = do_malloc(kMedium);
