@@ -291,7 +291,7 @@ TEST_CASE("double free by another thread into a full segment", "[misuse][double]
   // The first remote free into a full segment is handed to the owner heap
   // (a list linked with the heap's key, so the block does not look free to
   // its segment).  Freed again before the owner collects it, the block is
-  // caught at that free: its first word reads as a hand-off link.  (Before,
+  // caught at that free: its segment remembers it (awaits_owner).  (Before,
   // it went onto the segment's remote list too and was found only when the
   // owner collected, and before that fix named a write after free.)  The
   // child returns as soon as the thread is done: nothing later can catch it.
@@ -338,8 +338,8 @@ TEST_CASE("owner's double free of a handed-off block, its segment no longer full
 
 // The owner frees or reallocates a block that another thread freed into its
 // full segment (handed off, not yet collected): caught at the call, as its
-// first word reads as a hand-off link.  Before, realloc returned the block as
-// live while the hand-off list still held it, and it was handed out twice.
+// segment remembers it.  Before, realloc returned the block as live while the
+// hand-off list still held it, and it was handed out twice.
 int owner_misuses_a_handed_off_block(bool realloc) {
   std::size_t n;
   void** mine = blocks_of_a_whole_segment(n);
