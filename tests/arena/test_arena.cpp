@@ -35,8 +35,7 @@ Segment* carved(Segment* s) {
   REQUIRE(s->refill());
   Block* b = s->blocks.pop();
   s->push_local(b);
-  --s->blocks.used;
-  REQUIRE(s->is_unused());
+  REQUIRE(s->blocks.returned(b));
   return s;
 }
 }  // namespace
@@ -258,8 +257,7 @@ TEST_CASE("medium classes: a one-block class borrows a warm span one window long
     REQUIRE(b->blocks.empty());
     REQUIRE_FALSE(b->refill());  // one block, though a second would fit in the span
     b->push_local(only);         // freed: the segment is empty again
-    --b->blocks.used;
-    REQUIRE(b->is_unused());
+    REQUIRE(b->blocks.returned(only));
     // Emptied, it goes back to its own length: a 2-window class reuses it.
     arena.release(b, 1);
     REQUIRE(arena.counters().windows_held == 0);
@@ -394,7 +392,8 @@ TEST_CASE("dirty spans by reach: a full pool spills into those of its length rea
   }
   for (Segment* s : segs) {
     while (!s->blocks.empty()) s->blocks.pop();
-    s->blocks.used = 0;  // every block back (their lists do not matter to the arena)
+    s->blocks.used = 0;  // every block back (their lists, and the sum, do not matter to the arena)
+    s->blocks.out_sum = 0;
     arena.release(s, 0);
   }
   REQUIRE(arena.counters().dirty == n);  // none purged for want of room

@@ -261,11 +261,17 @@ TEST_CASE("check(): holds for a fresh, used and drained segment, and catches a b
   Block* b = pop(s);
   REQUIRE(s->check());
   s->push_local(a);
-  --s->blocks.used;
+  s->blocks.returned(a);
   REQUIRE(s->check());
   ++s->blocks.used;  // a count that no longer matches the lists
   REQUIRE_FALSE(s->check());
   --s->blocks.used;
+  if (kHardened) {
+    s->blocks.out_sum += 16;  // a sum that no longer matches the blocks out
+    REQUIRE_FALSE(s->check());
+    s->blocks.out_sum -= 16;
+    REQUIRE(s->check());
+  }
   REQUIRE_FALSE(s->all_returned());                                // b is live
   REQUIRE(s->push_thread_free(b) == Segment::RemoteFree::Pushed);  // still counted as used until collected
   REQUIRE(s->check());
@@ -390,6 +396,91 @@ TEST_CASE("live_block: a block still out when every block was counted back") {
   // A free block whose link was overwritten does not look free either.
   c->link = 0;
   REQUIRE(s->live_block() == c);
+}
+
+namespace {
+/// The owner frees b: onto its local list, counted and summed back.
+bool free_back(Segment* s, Block* b) {
+  s->push_local(b);
+  return s->blocks.returned(b);
+}
+}  // namespace
+
+TEST_CASE("out_sum: zero once every block is back, unless one was freed twice") {
+  if (!kHardened) return;
+  SegmentMemory mem;
+  Segment* s = Segment::create(mem.p, 0, 48, true);
+  REQUIRE(s->out_sum_exact);
+  Block* a = pop(s);
+  Block* b = pop(s);
+  Block* c = pop(s);
+  REQUIRE(s->blocks.out_sum != 0);
+  REQUIRE_FALSE(free_back(s, b));
+  REQUIRE_FALSE(free_back(s, a));
+  Block* again = pop(s);  // a fourth block out
+  REQUIRE_FALSE(free_back(s, c));
+  REQUIRE(free_back(s, again));
+  REQUIRE(s->blocks.out_sum == 0);
+
+  // free x, free z, free x: three frees for two blocks, and y still out.
+  Block* x = pop(s);
+  Block* y = pop(s);
+  Block* z = pop(s);
+  free_back(s, x);
+  free_back(s, z);
+  REQUIRE(free_back(s, x));  // the count alone says "all back"
+  REQUIRE(s->blocks.out_sum == FreeBlocks::low_bits(y) - FreeBlocks::low_bits(x));
+  // y's first word made to look like a link: the scan cannot see it is live,
+  // the sum still does.
+  y->link = s->blocks.codec.encode(s->list_end());
+  REQUIRE(s->looks_free(y));
+  REQUIRE(s->live_block() == nullptr);
+  const test_child::Result r = test_child::run(
+      [&] {
+        s->check_none_live();
+        return 0;
+      },
+      30);
+  INFO("child " << r.describe());
+  REQUIRE(r.signaled(SIGABRT));
+  REQUIRE(r.output.find("the blocks freed are not the blocks allocated") != std::string::npos);
+}
+
+TEST_CASE("out_sum: inexact after a remote list is taken, exact again after a re-carve") {
+  if (!kHardened) return;
+  SegmentMemory mem;
+  Segment* s = Segment::create(mem.p, 0, 64, true);
+  // Carve once and take every block of that carve out.
+  Block* out[kSegmentSize / 64];
+  std::size_t n = 0;
+  REQUIRE(s->refill());
+  while (!s->blocks.empty()) out[n++] = s->blocks.pop();
+  REQUIRE(n > 2);
+  // Another thread frees the first; the owner frees the rest.
+  REQUIRE(s->push_thread_free(out[0]) == Segment::RemoteFree::Pushed);
+  for (std::size_t i = 1; i < n; ++i) free_back(s, out[i]);
+  REQUIRE(s->take_local());
+  while (!s->blocks.empty()) s->blocks.pop();  // all out again but out[0], which waits on the remote list
+  REQUIRE(s->take_thread_free());              // counted back, not summed
+  REQUIRE_FALSE(s->out_sum_exact);
+  REQUIRE(s->blocks.pop() == out[0]);
+  // Now every block is out; all come back through the owner.
+  for (std::size_t i = 0; i < n; ++i) free_back(s, out[i]);
+  REQUIRE(s->is_unused());
+  REQUIRE(s->blocks.out_sum != 0);  // out[0]'s remote free was never subtracted
+  s->check_none_live();             // no report: it falls back to the scan, which finds none live
+
+  // Every block out freed by other threads: refill() carves the segment
+  // again from its start, and the sum is exact again.
+  REQUIRE(s->take_local());
+  std::size_t m = 0;
+  while (!s->blocks.empty()) out[m++] = s->blocks.pop();
+  REQUIRE(m == n);
+  for (std::size_t i = 0; i < m; ++i) REQUIRE(s->push_thread_free(out[i]) == Segment::RemoteFree::Pushed);
+  REQUIRE(s->refill());
+  REQUIRE(s->out_sum_exact);
+  REQUIRE(s->blocks.out_sum == 0);
+  REQUIRE(s->is_unused());
 }
 
 TEST_CASE("two segments use different keys") {

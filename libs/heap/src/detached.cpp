@@ -17,7 +17,7 @@ void detach(Heap* h, unsigned c, Segment* s) noexcept {
 
 void free_detached(Segment* s, Block* b) noexcept {
   s->push_local(b);
-  --s->blocks.used;
+  s->blocks.returned(b);
   // The freeing thread's heap keeps s as its class's segment if it has none
   // (its next malloc of the class then needs no arena and no new header),
   // and gives back the empty medium segments it kept before: at most one

@@ -148,13 +148,13 @@ void free_suspect(Segment* s, Block* b) noexcept {
   if (s->holds_free(b)) misuse("free()", "double free of", b, class_of(s));
   if constexpr (kSecure) std::memset(b, 0, s->block_size);
   s->push_local(b);  // a live block whose first word happened to look like a link
-  --s->blocks.used;
+  s->blocks.returned(b);
   local_free_done(s);
 }
 
 void free_owned(Heap* h, Segment* s, Block* b) noexcept {
   s->push_local(b);
-  --s->blocks.used;
+  s->blocks.returned(b);
   if (s->is_full()) {
     h->queues[s->size_class].mark_available(*s);
     set_current(h, s->size_class);
@@ -224,7 +224,7 @@ Segment* plain_remote(SegmentBase* header, void* p, std::uintptr_t& word) noexce
   if constexpr (kSecure) clear(b, live.asked != 0 ? live.asked : s->block_size);
   if (owned_here(live.owner_word)) {  // ours, with a flag set (classify checked it is not free)
     s->push_local(b);
-    --s->blocks.used;
+    s->blocks.returned(b);
     if ((live.owner_word & kInFull) != 0) {
       Heap* h = static_cast<Heap*>(tl_heap);
       h->queues[s->size_class].mark_available(*s);

@@ -47,6 +47,7 @@ Segment* Segment::create(void* memory, std::uint8_t size_class, std::uint32_t bl
   s->size_class = size_class;
   s->free_is_zero = false;
   s->bump_is_zero = zero;
+  s->out_sum_exact = true;
   s->thread_free.store(0, std::memory_order_relaxed);
   s->handed_off_block.store(nullptr, std::memory_order_relaxed);
   s->released_at_ms = 0;
@@ -89,11 +90,20 @@ const Block* Segment::live_block() const noexcept {
 }
 
 void Segment::check_none_live() const noexcept {
+  const bool summed = out_sum_exact && !has_thread_free();
+  if (summed && blocks.out_sum == 0) return;
   if (const Block* live = live_block())
     report_misuse(
         "free(): double free (of another block of its class) or write after free: its segment counts every block "
         "freed, but this one is not free:",
         live, MisusedBlock::of_class(block_size));
+  // The sum says a block is live, but each looks free (its first word was
+  // set to a link's): name the segment.
+  if (summed)
+    report_misuse(
+        "free(): double free (of another block of its class): its segment counts every block freed, but the blocks "
+        "freed are not the blocks allocated; in the segment at",
+        this, MisusedBlock::of_class(block_size));
 }
 
 bool Segment::take_local() noexcept {
@@ -118,6 +128,7 @@ bool Segment::take_thread_free() noexcept {
   }
   blocks.free = head(w);
   blocks.used -= count(w);
+  out_sum_exact = false;
   free_is_zero = false;
   return true;
 }
@@ -176,6 +187,8 @@ bool Segment::refill() noexcept {
     track::reclaimed(first_block(), std::size_t{extended} * block_size);
     reached = static_cast<std::uint32_t>(reach());
     blocks.free = list_end();
+    blocks.out_sum = 0;
+    out_sum_exact = true;
     local_free = list_end();
     extended = 0;
     bump_is_zero = false;
@@ -250,9 +263,15 @@ bool Segment::check() const noexcept {
   if (kind != SegmentKind::Small || !cookie_ok() || extended > capacity) return false;
   // Length of a list, or -1 if it leaves the segment, is off the grid, goes
   // past the carved blocks or is longer than the segment (a cycle).
+  // Hardened, out_sum exact: the carved blocks' sum less the free ones' is
+  // the sum of those out.
+  std::uint32_t out_sum = 0;
+  for (std::uint32_t i = 0; i < extended; ++i)
+    out_sum += FreeBlocks::low_bits(reinterpret_cast<const Block*>(first_block() + std::size_t{i} * block_size));
   auto length = [&](const Block* head) -> long {
     long n = 0;
     for (const Block* x = head; !FreeBlocks::is_end(x); x = blocks.codec.decode(x->link)) {
+      out_sum -= FreeBlocks::low_bits(x);
       if (!same_window(x, this) || !is_block_start(x) || ++n > static_cast<long>(capacity)) return -1;
       const auto index = static_cast<std::size_t>(reinterpret_cast<const char*>(x) -
                                                   (reinterpret_cast<const char*>(this) + kFirstBlock)) /
@@ -264,6 +283,7 @@ bool Segment::check() const noexcept {
   const long on_free = length(blocks.free), on_local = length(local_free);
   if (on_free < 0 || on_local < 0) return false;
   const std::uint32_t remote = thread_free_word::count(thread_free.load(std::memory_order_acquire));
+  if (kHardened && out_sum_exact && !has_thread_free() && out_sum != blocks.out_sum) return false;
   return static_cast<long>(blocks.used) == static_cast<long>(extended) - on_free - on_local && remote <= blocks.used;
 }
 

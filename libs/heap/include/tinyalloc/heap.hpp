@@ -177,7 +177,7 @@ inline void free_block(void* p) noexcept {
     }
     if constexpr (kSecure) std::memset(b, 0, s->block_size);
     s->push_local(b);
-    if (__builtin_expect(--s->blocks.used == 0, 0)) segment_emptied(s);
+    if (__builtin_expect(s->blocks.returned(b), 0)) segment_emptied(s);
     return;
   }
   free_slow(header, p);

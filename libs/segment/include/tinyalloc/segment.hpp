@@ -67,7 +67,16 @@ namespace tinyalloc {
 struct FreeBlocks {
   Block* free = nullptr;   ///< malloc pops here; a list end when empty. Owner only.
   std::uint32_t used = 0;  ///< blocks out of the owner's hands (incl. remote frees not yet collected). Owner only.
-  LinkCodec codec{};       ///< set at creation, read-only after
+  /// Hardened: the low 32 bits of the addresses of the blocks out, summed
+  /// (mod 2^32): pop() adds a block, returned() takes it off.  Owner only.
+  /// When `used` reaches 0 with every block back through returned(), it is
+  /// 0, unless a block was freed twice while another is still live (free a,
+  /// free b, free a): then it is the live block's address minus the twice-
+  /// freed one's, never 0 (both lie in one segment).  So an emptied segment
+  /// is checked in O(1) instead of by reading every block
+  /// (Segment::check_none_live).  Sits in what was padding: no new line.
+  std::uint32_t out_sum = 0;
+  LinkCodec codec{};  ///< set at creation, read-only after
 
   /// Take the first free block (free != nullptr).  Hardened: the link it
   /// follows must stay inside this segment, and the block's first word is
@@ -84,6 +93,7 @@ struct FreeBlocks {
     if constexpr (kHardened) b->link = 0;
     free = next;
     ++used;
+    if constexpr (kHardened) out_sum += low_bits(b);
     // Hardened: the list's end is in b's window too (list_end), so this one
     // test, never taken, is the whole check.  Last, so that it can consume
     // next's register.  (Measured against a precomputed "window key" that
@@ -91,6 +101,17 @@ struct FreeBlocks {
     // next pop waits for.)
     if (kHardened && __builtin_expect(!same_window(next, b), 0)) report_broken_link(b);
     return b;
+  }
+
+  /// The owner has `b` back (its own free, or another thread's it collected
+  /// one by one): one block fewer out.  True when none is out any more.
+  bool returned(const Block* b) noexcept {
+    if constexpr (kHardened) out_sum -= low_bits(b);
+    return --used == 0;
+  }
+
+  static std::uint32_t low_bits(const Block* b) noexcept {
+    return static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(b));
   }
 
   /// `b` ends a free list: nullptr or a window's start (no block starts there).
@@ -124,7 +145,9 @@ struct FreeBlocks {
 /// waits that out, so a heap that gives its segments away at thread exit
 /// receives no hand-off afterwards.
 /// Invariant (check()): used == extended - |free| - |local_free|, and the
-/// remote count is at most `used`.
+/// remote count is at most `used`; hardened, while out_sum_exact and no
+/// remote free waits, blocks.out_sum is the carved blocks' sum less that of
+/// those on free and local_free.
 class Segment : public SegmentBase {
  public:
   // ---- owner line: written only by the owning thread -------------------
@@ -142,6 +165,10 @@ class Segment : public SegmentBase {
   std::uint8_t windows;  ///< 256 KiB windows it spans: span_windows(block_size), or more (a borrowed span)
   bool free_is_zero;     ///< blocks on blocks.free are fresh zero memory (but for their first word)
   bool bump_is_zero;     ///< the never-carved tail reads as zero
+  /// blocks.out_sum is exact: every block came back through returned() since
+  /// the segment was last carved from its start.  False once a remote list
+  /// is taken whole (take_thread_free: its blocks are counted, not summed).
+  bool out_sum_exact;
   /// Bytes from the span's start that earlier segments in the same memory
   /// may have made resident since it was last decommitted or carved (0 for
   /// clean or fresh memory): the arena pools a released span by what it
@@ -245,7 +272,10 @@ class Segment : public SegmentBase {
   /// handed out again or decommitted.  One load per carved block, in address
   /// order; at most once per segment's turn with a class.
   const Block* live_block() const noexcept;
-  /// Report live_block() as that misuse, if there is one (and abort).
+  /// Abort with a report if a block is still live in a segment whose every
+  /// block came back: at once from blocks.out_sum when it is exact and no
+  /// remote free is pending (one thread's blocks: the common case), else by
+  /// live_block().
   void check_none_live() const noexcept;
 
   /// Refill blocks.free when it is empty, cheapest source first: the owner's
