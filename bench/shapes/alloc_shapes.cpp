@@ -19,9 +19,11 @@
 // the same under every allocator (the runner warns when it is not).
 //
 // Output, one line (the runner parses it):
-//   RESULT shape=NAME item=WHAT items=N ns_per_item=X seconds=S timed_faults=F checksum=HEX
+//   RESULT shape=NAME item=WHAT items=N ns_per_item=X seconds=S timed_faults=F user_ms=U sys_ms=K checksum=HEX
 // Setup (the first live blocks) and the final frees are not timed.  F is the
-// minor page faults of the timed part alone (getrusage), which /usr/bin/time's
+// minor page faults of the timed part alone, U and K its CPU time in user
+// space and in the kernel, all threads (getrusage): the kernel's share is
+// mostly page faults and their zeroing.  /usr/bin/time's
 // whole-process count mixes with the setup's: on medium_two_threads the setup
 // faults ~76k pages in under every allocator, the timed part 26k to 200k.
 #include <sys/resource.h>
@@ -133,23 +135,27 @@ using Clock = std::chrono::steady_clock;
 /// Wall time and minor page faults (the whole process's) from construction to stop().
 class Stopwatch {
 public:
-    Stopwatch() : faults_(minor_faults()), t0_(Clock::now()) {}
+    Stopwatch() : start_(usage()), t0_(Clock::now()) {}
     struct Reading {
         double seconds;
         long faults;
+        double user_ms, sys_ms;
     };
     Reading stop() const {
         const std::chrono::duration<double> elapsed = Clock::now() - t0_;
-        return {elapsed.count(), minor_faults() - faults_};
+        const rusage end = usage();
+        return {elapsed.count(), end.ru_minflt - start_.ru_minflt, ms(end.ru_utime) - ms(start_.ru_utime),
+                ms(end.ru_stime) - ms(start_.ru_stime)};
     }
 
 private:
-    static long minor_faults() {
+    static rusage usage() {
         rusage u{};
         if (getrusage(RUSAGE_SELF, &u) != 0) fail("getrusage failed");
-        return u.ru_minflt;
+        return u;
     }
-    long faults_;
+    static double ms(timeval t) { return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) / 1e3; }
+    rusage start_;
     Clock::time_point t0_;
 };
 
@@ -453,8 +459,9 @@ int main(int argc, char** argv) {
         usage(2);
     }
     std::printf(
-        "RESULT shape=%.*s item=%s items=%zu ns_per_item=%.1f seconds=%.4f timed_faults=%ld checksum=%016" PRIx64 "\n",
+        "RESULT shape=%.*s item=%s items=%zu ns_per_item=%.1f seconds=%.4f timed_faults=%ld user_ms=%.1f sys_ms=%.1f "
+        "checksum=%016" PRIx64 "\n",
         static_cast<int>(shape.size()), shape.data(), r.item, r.items, r.timed.seconds * 1e9 / r.items, r.timed.seconds,
-        r.timed.faults, r.checksum);
+        r.timed.faults, r.timed.user_ms, r.timed.sys_ms, r.checksum);
     return 0;
 }
