@@ -261,17 +261,17 @@ namespace tinyalloc {
 
 bool Segment::check() const noexcept {
   if (kind != SegmentKind::Small || !cookie_ok() || extended > capacity) return false;
+  // The sum of the blocks out (hardened, out_sum exact): the carved blocks'
+  // less those on the lists, which length() takes off as it walks them.
+  std::uint32_t sum_out = 0;
+  for (std::uint32_t i = 0; i < extended; ++i)
+    sum_out += FreeBlocks::low_bits(reinterpret_cast<const Block*>(first_block() + std::size_t{i} * block_size));
   // Length of a list, or -1 if it leaves the segment, is off the grid, goes
   // past the carved blocks or is longer than the segment (a cycle).
-  // Hardened, out_sum exact: the carved blocks' sum less the free ones' is
-  // the sum of those out.
-  std::uint32_t out_sum = 0;
-  for (std::uint32_t i = 0; i < extended; ++i)
-    out_sum += FreeBlocks::low_bits(reinterpret_cast<const Block*>(first_block() + std::size_t{i} * block_size));
   auto length = [&](const Block* head) -> long {
     long n = 0;
     for (const Block* x = head; !FreeBlocks::is_end(x); x = blocks.codec.decode(x->link)) {
-      out_sum -= FreeBlocks::low_bits(x);
+      sum_out -= FreeBlocks::low_bits(x);
       if (!same_window(x, this) || !is_block_start(x) || ++n > static_cast<long>(capacity)) return -1;
       const auto index = static_cast<std::size_t>(reinterpret_cast<const char*>(x) -
                                                   (reinterpret_cast<const char*>(this) + kFirstBlock)) /
@@ -283,7 +283,7 @@ bool Segment::check() const noexcept {
   const long on_free = length(blocks.free), on_local = length(local_free);
   if (on_free < 0 || on_local < 0) return false;
   const std::uint32_t remote = thread_free_word::count(thread_free.load(std::memory_order_acquire));
-  if (kHardened && out_sum_exact && !has_thread_free() && out_sum != blocks.out_sum) return false;
+  if (kHardened && out_sum_exact && !has_thread_free() && sum_out != blocks.out_sum) return false;
   return static_cast<long>(blocks.used) == static_cast<long>(extended) - on_free - on_local && remote <= blocks.used;
 }
 
