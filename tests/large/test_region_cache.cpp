@@ -178,7 +178,7 @@ TEST_CASE("region cache: a dirty range too small is used with the clean range be
   a.deallocate(z);
 }
 
-TEST_CASE("region cache: blocks and resident ranges stay within 6/5 of the peak in use", "[large][regions]") {
+TEST_CASE("region cache: blocks and resident ranges stay within the ceiling over the peak in use", "[large][regions]") {
   // Random replacements of 1-8 MiB blocks, written whole: the free ranges
   // fragment, and without the ceiling ranges too small to reuse would stay
   // resident (the decay delay is longer than the test).

@@ -97,14 +97,17 @@ struct FreeRange {
 /// and give_back() the resident cached (dirty) bytes are at most the ceiling,
 ///   min(max_bytes, peak + peak / kPeakSlack - in use)
 /// where "in use" is what blocks hold now and "peak" its highest value so far:
-/// blocks and the cache's resident ranges together never exceed 6/5 of the
+/// blocks and the cache's resident ranges together never exceed 5/4 of the
 /// most the blocks ever held, however the free ranges fragment (a dirty range
 /// too small for any request would otherwise stay resident until it decays).
-/// The oldest dirty bytes go first.  The fraction is a trade: on 20 live 5-25
-/// MiB blocks replaced at random (bench large_churn), 1/4 keeps peak RSS at
-/// 1.12x glibc's, 1/5 at 1.07x, 1/6 at 1.05x for 17% more page faults than 1/5
-/// (PERF_FINDINGS.md).  (A failed madvise leaves its range dirty,
-/// counted by region, for the next purge.)
+/// The oldest dirty bytes go first.  The fraction is a trade between page
+/// faults and peak RSS.  On 20 live 5-25 MiB blocks replaced at random (bench
+/// large_churn, 11 seeds), 1/4 against 1/5 takes 6% less time (the median
+/// over the seeds: 8 of them up to 21% less, 3 up to 6% more) for ~3% more
+/// peak RSS: at most 1.06x glibc's, but 1.12x in the one run in seven where
+/// the bench's own seed finds no free range for a block once more (a new
+/// chunk).  1/6 takes 17% more faults than 1/5 (PERF_FINDINGS.md).  (A failed
+/// madvise leaves its range dirty, counted by region, for the next purge.)
 class RegionCache {
  public:
   static constexpr std::size_t kGranule = kSegmentSize;             // every range's alignment and size unit
@@ -112,7 +115,7 @@ class RegionCache {
   static constexpr std::size_t kMaxChunk = std::size_t{1} << 30;    // largest chunk (2 x request above it: exact)
   static constexpr std::size_t kEpochs = 8;                         // decay resolution
   static constexpr std::size_t kMixedProbes = 8;  // dirty ranges take_cached() tries to join with a clean neighbour
-  static constexpr std::size_t kPeakSlack = 5;    // resident <= peak in use x (1 + 1/kPeakSlack)
+  static constexpr std::size_t kPeakSlack = 4;    // resident <= peak in use x (1 + 1/kPeakSlack)
   /// Pre-faulting (region_cache_populate.cpp) follows the ranges decommitted
   /// last: about this many bytes of them, older ones weighing less.
   static constexpr std::size_t kUseWindow = std::size_t{256} << 20;
