@@ -15,8 +15,14 @@ a 2% bar needs the interval, and a couple of hundred rounds, to be settled:
             least disturbed by other processes) and its user+sys CPU time;
             last, the geometric mean of the workloads' times (each round's,
             then their median and the median of each round's ratio).
+  --shape   bench/shapes/alloc_shapes --shape NAME (comma-separated names,
+            --seed N to pick another trajectory): ns per item, the timed
+            part's minor faults and user+sys CPU ms (its RESULT line), and
+            the process's peak RSS in MiB (/usr/bin/time -f %M).  Any
+            library, not only tinyalloc: glibc= and a peer's .so compare
+            allocators.
 
-Usage: scripts/ab_libs.py --pairs [SIZES]|--ini [--only NAMES] [--rounds N] [--build DIR] [--raw FILE] name=[VAR=VALUE,...@]/path/lib.so ...
+Usage: scripts/ab_libs.py --pairs [SIZES]|--ini [--only NAMES]|--shape NAMES [--seed N] [--rounds N] [--build DIR] [--raw FILE] name=[VAR=VALUE,...@]/path/lib.so ...
        (settings before an @ are set in that library's runs only; glibc= preloads nothing)
 e.g.   scripts/ab_libs.py --ini --rounds 21 unhardened=build-off/libs/override/libtinyalloc.so \\
            default=build/libs/override/libtinyalloc.so
@@ -48,7 +54,7 @@ def run(argv, lib):
     _, status, usage = os.wait4(p.pid, 0)
     if status != 0:
         sys.exit(f"{' '.join(argv)} under {lib} failed ({status})")
-    return out, usage.ru_utime + usage.ru_stime
+    return out, usage
 
 
 def pairs(build, lib, sizes):
@@ -60,9 +66,23 @@ def pairs(build, lib, sizes):
 
 def ini(build, lib, w):
     iterations, _ = w.full
-    out, cpu = run([os.path.join(build, "apps/ini_bench/ini_bench"), "--mode", w.mode, "--corpus", w.corpus,
-                    "--iterations", str(iterations), "--repeat", "5"], lib)
-    return {w.name: float(re.search(r"min_us=([0-9.]+)", out).group(1)), w.name + " (cpu)": cpu}
+    out, usage = run([os.path.join(build, "apps/ini_bench/ini_bench"), "--mode", w.mode, "--corpus", w.corpus,
+                      "--iterations", str(iterations), "--repeat", "5"], lib)
+    return {w.name: float(re.search(r"min_us=([0-9.]+)", out).group(1)),
+            w.name + " (cpu)": usage.ru_utime + usage.ru_stime}
+
+
+def shape(build, lib, name, seed):
+    # Peak RSS from /usr/bin/time, not from this process's wait4: a child's
+    # ru_maxrss keeps the high-water mark it had before exec, which for a
+    # child of Python is Python's own (~16 MiB).
+    with tempfile.NamedTemporaryFile(mode="r", suffix=".rss") as t:
+        out, _ = run(["/usr/bin/time", "-o", t.name, "-f", "%M", os.path.join(build, "bench/shapes/alloc_shapes"),
+                      "--shape", name] + (["--seed", str(seed)] if seed is not None else []), lib)
+        rss_kib = float(t.read().split()[-1])
+    field = lambda key: float(re.search(key + r"=([0-9.]+)", out).group(1))  # noqa: E731
+    return {name: field("ns_per_item"), name + " (timed faults)": field("timed_faults"),
+            name + " (timed cpu ms)": field("user_ms") + field("sys_ms"), name + " (peak RSS MiB)": rss_kib / 1024}
 
 
 def median_interval(values, resamples=2000):
@@ -77,6 +97,8 @@ def main():
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--pairs", nargs="?", const="16|48|64|128|1024", metavar="SIZES")
     mode.add_argument("--ini", action="store_true")
+    mode.add_argument("--shape", metavar="NAMES")
+    ap.add_argument("--seed", type=int, help="--shape: alloc_shapes' seed (default its own)")
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--only", help="ini workloads to run (comma-separated names; default all)")
     ap.add_argument("--build", default="build")
@@ -85,9 +107,13 @@ def main():
     a = ap.parse_args()
     libs = [tuple(x.split("=", 1)) for x in a.libs]
     names = [n for n, _ in libs]
-    jobs = ([lambda lib: pairs(a.build, lib, a.pairs)] if a.pairs else
-            [lambda lib, w=w: ini(a.build, lib, w) for w in bench_workloads.WORKLOADS
-             if w.group == "ini" and (not a.only or w.name in a.only.split(","))])
+    if a.pairs:
+        jobs = [lambda lib: pairs(a.build, lib, a.pairs)]
+    elif a.shape:
+        jobs = [lambda lib, n=n: shape(a.build, lib, n, a.seed) for n in a.shape.split(",")]
+    else:
+        jobs = [lambda lib, w=w: ini(a.build, lib, w) for w in bench_workloads.WORKLOADS
+                if w.group == "ini" and (not a.only or w.name in a.only.split(","))]
     samples = {}
     for job in jobs:
         for r in range(a.rounds):
@@ -98,7 +124,7 @@ def main():
         with open(a.raw, "w") as f:
             json.dump(samples, f)
     base = names[0]
-    unit = "ns" if a.pairs else "us/op (min of 5) or CPU s"
+    unit = "ns" if a.pairs else "ns per item, or as named" if a.shape else "us/op (min of 5) or CPU s"
     print(f"| metric ({unit}, median of {a.rounds}) | " + " | ".join(names) + " | " +
           " | ".join(f"{n} vs {base}" for n in names[1:]) + " |")
     print("|---|" + "---:|" * (2 * len(names) - 1))
@@ -117,7 +143,7 @@ def main():
                 rel.append(f"{m:.3f}x ({lo:.3f}-{hi:.3f})")
         print(f"| {metric} | " + " | ".join(f"{med[n]:.3f}" for n in names) + " | " + " | ".join(rel) + " |",
               flush=True)
-    times = [m for m in samples if not a.pairs and not m.endswith("(cpu)")]
+    times = [m for m in samples if not a.pairs and not m.endswith(")")]
     if len(times) > 1:
         # Each round's geometric mean over the workloads, then the median of
         # the rounds: the figure the ini_bench bars are stated in.
