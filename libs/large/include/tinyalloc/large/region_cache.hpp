@@ -104,7 +104,7 @@ struct FreeRange {
 /// faults and peak RSS.  On 20 live 5-25 MiB blocks replaced at random (bench
 /// large_churn, 11 seeds), 1/4 against 1/5 takes 6% less time (the median
 /// over the seeds: 8 of them up to 21% less, 3 up to 6% more) for ~3% more
-/// peak RSS: at most 1.06x glibc's, but 1.12x in the one run in seven where
+/// peak RSS: at most 1.06x glibc's, but 1.12x in the one run in 5-7 where
 /// the bench's own seed finds no free range for a block once more (a new
 /// chunk).  1/6 takes 17% more faults than 1/5 (PERF_FINDINGS.md).  (A failed
 /// madvise leaves its range dirty, counted by region, for the next purge.)
