@@ -75,6 +75,11 @@ struct FreeBlocks {
   /// freed one's, never 0 (both lie in one segment).  So an emptied segment
   /// is checked in O(1) instead of by reading every block
   /// (Segment::check_none_live).  Sits in what was padding: no new line.
+  /// Its limit: two or more blocks freed twice can cancel out the live ones
+  /// (a + e = c + d, with c and d live); the sum then reads 0 and a segment
+  /// the class no longer allocates from goes back to the arena with c and d
+  /// in it.  The scan this replaced caught that; a nonlinear sum would put a
+  /// multiply on both fast paths (PERF_FINDINGS.md, issue 11).
   std::uint32_t out_sum = 0;
   LinkCodec codec{};  ///< set at creation, read-only after
 
