@@ -1,7 +1,12 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <csignal>
 #include <cstdint>
 #include <cstring>
+
+#include <pthread.h>
+#include <sys/prctl.h>
 
 #include "tinyalloc/region.hpp"
 
@@ -106,4 +111,36 @@ TEST_CASE("zero clears a range, partial pages included, without changing the acc
   REQUIRE(static_cast<unsigned char>(p[5]) == 0xAB);
   REQUIRE(region::decommit(p, size));
   REQUIRE(region::release(p, size));
+}
+
+namespace {
+// What the started thread saw, for the test below.
+struct ThreadReport {
+  std::atomic<bool> done{false};
+  bool signals_blocked = false;
+  bool named = false;
+  char name[16] = {};
+};
+
+void* report_thread(void* arg) {
+  auto& r = *static_cast<ThreadReport*>(arg);
+  sigset_t mask;
+  pthread_sigmask(SIG_SETMASK, nullptr, &mask);
+  r.signals_blocked = sigismember(&mask, SIGINT) == 1 && sigismember(&mask, SIGTERM) == 1 &&
+                      sigismember(&mask, SIGALRM) == 1 && sigismember(&mask, SIGCHLD) == 1;
+  r.named = region::name_this_thread("ta-region-test");
+  prctl(PR_GET_NAME, r.name, 0, 0, 0);
+  r.done.store(true, std::memory_order_release);
+  return nullptr;
+}
+}  // namespace
+
+TEST_CASE("a started thread runs with every signal blocked and names itself") {
+  ThreadReport r;
+  REQUIRE(region::start_thread(&report_thread, &r));
+  for (int i = 0; i < 5000 && !r.done.load(std::memory_order_acquire); ++i) region::sleep_ms(1);
+  REQUIRE(r.done.load(std::memory_order_acquire));
+  CHECK(r.signals_blocked);
+  CHECK(r.named);
+  CHECK(std::strcmp(r.name, "ta-region-test") == 0);
 }

@@ -62,6 +62,7 @@ void report_failed_calls() noexcept {
 }
 
 void* purger_main(void*) {
+  region::name_this_thread("tinyalloc-purge");  // a name is a courtesy: a refusal changes nothing
   Globals& g = *g_globals;
   for (;;) {
     std::uint64_t now = region::now_ms();
@@ -110,7 +111,7 @@ void purge_wanted_slow() noexcept {
   if (use_thread(g)) {
     g_purge_wanted.store(false, std::memory_order_relaxed);
     if (g_purger_running.exchange(true, std::memory_order_acq_rel)) return;  // one runs already
-    if (region::start_thread(&purger_main, nullptr, "tinyalloc-purge")) return;
+    if (region::start_thread(&purger_main, nullptr)) return;
     g_purger_running.store(false, std::memory_order_relaxed);
     g_thread_failed.store(true, std::memory_order_relaxed);
     if (first_time(g_said_thread))

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -74,7 +75,7 @@ int duplicate_fd(int fd) noexcept { return ::fcntl(fd, F_DUPFD_CLOEXEC, 3); }
 
 void abort_process() noexcept { ::abort(); }
 
-bool start_thread(void* (*fn)(void*), void* arg, const char* name) noexcept {
+bool start_thread(void* (*fn)(void*), void* arg) noexcept {
   pthread_attr_t attr;
   if (::pthread_attr_init(&attr) != 0) return false;
   ::pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -90,9 +91,10 @@ bool start_thread(void* (*fn)(void*), void* arg, const char* name) noexcept {
     errno = rc;
     return false;
   }
-  ::pthread_setname_np(t, name);
   return true;
 }
+
+bool name_this_thread(const char* name) noexcept { return ::prctl(PR_SET_NAME, name, 0, 0, 0) == 0; }
 
 void assertion_failed(const char* what, const char* file, int line) noexcept {
   char buf[512];

@@ -140,7 +140,13 @@ int duplicate_fd(int fd) noexcept;
 /// Start a detached thread running fn(arg) with every signal blocked (so the
 /// program's signals are never delivered to it) and a small stack.  False if
 /// the system refused (errno as pthread_create set it).
-bool start_thread(void* (*fn)(void*), void* arg, const char* name) noexcept;
+bool start_thread(void* (*fn)(void*), void* arg) noexcept;
+/// Name the calling thread, as top and gdb show it (the kernel keeps 15
+/// characters); false if the kernel refused.  A thread names itself, with
+/// prctl: naming another thread writes /proc/self/task/<tid>/comm, and on
+/// Linux 6.18 those /proc entries made a parent's wait4 for a forked child
+/// take up to 40 s of kernel time (PERF_FINDINGS.md, "fork").
+bool name_this_thread(const char* name) noexcept;
 
 // ---- the lock of the slow paths ------------------------------------------------
 
