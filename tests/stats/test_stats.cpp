@@ -127,6 +127,31 @@ TEST_CASE("a block alone in its span, freed by another thread, frees the span wh
   }
 }
 
+TEST_CASE("a thread keeps at most one empty medium segment", "[stats]") {
+  // Hardened builds keep a medium class's emptied segment, for the double
+  // free check; the one kept before is given back then.  One block of every
+  // medium class, each freed at once: the thread never holds more than the
+  // span of one (the largest: 1 MiB spans five windows).
+  using namespace tinyalloc;
+  const std::size_t most = span_windows(size_class::kMaxMedium) * kSegmentSize;
+  tinyalloc::trim();  // no parked heap of an earlier case is dismantled meanwhile
+  std::size_t held_most = 0;
+  bool all_served = true;
+  std::thread([&] {
+    ta_free(ta_malloc(24));  // this thread's heap and its small segment first
+    const ta_stats_t before = snapshot();
+    for (unsigned c = size_class::kSmallCount; c < size_class::kCount; ++c) {
+      void* p = ta_malloc(size_class::size_of(c));
+      all_served = all_served && p != nullptr;
+      ta_free(p);
+      const std::size_t held = snapshot().in_use_small - before.in_use_small;
+      if (held > held_most) held_most = held;
+    }
+  }).join();
+  REQUIRE(all_served);
+  REQUIRE(held_most <= most);
+}
+
 TEST_CASE("large cache hits and misses", "[stats]") {
   if (tinyalloc::options().large != tinyalloc::LargeStrategy::Cached)
     return;  // the ctest run with TINYALLOC_LARGE=direct

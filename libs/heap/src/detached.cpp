@@ -30,7 +30,7 @@ void free_detached(Segment* s, Block* b) noexcept {
       s->adopt(h);
       h->queues[c].push_front(*s);
       set_current(h, c);
-      release_empty_medium(h, s);
+      keep_empty_medium(h, s);
       return;
     }
   }

@@ -72,6 +72,7 @@ Heap* heap_construct(Globals& g) noexcept {
   // stopped handing off (heap_dismantle), so no stale push can arrive.
   TINYALLOC_ASSERT(h->handed_off.load(std::memory_order_relaxed) == nullptr);
   h->handoff_codec = LinkCodec{link_key(h)};
+  h->kept_medium = size_class::kCount;
   return h;
 }
 
@@ -231,14 +232,18 @@ void* malloc_slow(std::size_t size) noexcept {
   return p;
 }
 
-void release_empty_medium(Heap* h, const Segment* keep) noexcept {
-  for (unsigned c = size_class::kSmallCount; c < size_class::kCount; ++c) {
-    Segment* s = h->queues[c].current();
-    if (s == nullptr || s == keep || !s->is_unused()) continue;
-    h->queues[c].remove(*s);
-    release_segment(globals(), s);
-    set_current(h, c);
-  }
+void keep_empty_medium(Heap* h, const Segment* s) noexcept {
+  // One class to look at, not every medium class: this is on every free
+  // that empties a medium segment (PERF_FINDINGS.md, issue 8, "finer
+  // medium classes").
+  const unsigned before = h->kept_medium;
+  h->kept_medium = s->size_class;
+  if (before == size_class::kCount || before == s->size_class) return;
+  Segment* old = h->queues[before].current();
+  if (old == nullptr || !old->is_unused()) return;
+  h->queues[before].remove(*old);
+  release_segment(globals(), old);
+  set_current(h, before);
 }
 
 void segment_emptied(Segment* s) noexcept {
@@ -256,7 +261,7 @@ void segment_emptied(Heap* h, Segment* s) noexcept {
   // to another class, and the second free would land in that one's blocks).
   const bool medium = s->size_class >= size_class::kSmallCount;
   if (q.current() == s && (!medium || kCanaries)) {
-    if (medium) release_empty_medium(h, s);
+    if (medium) keep_empty_medium(h, s);
     // Keep the segment this class allocates from, and make its blocks
     // reachable from the fast path at once (no slow path just to migrate).
     if (s->blocks.empty()) s->take_local();

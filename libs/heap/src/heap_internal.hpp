@@ -35,8 +35,10 @@ void segment_emptied(Heap* h, Segment* s) noexcept;
 void retire_segment(Globals& g, Segment* s, std::uint64_t now_ms) noexcept;
 /// h frees b, a block of its segment s (possibly full), as its owner.
 void free_owned(Heap* h, Segment* s, Block* b) noexcept;
-/// Give back h's empty medium segments but `keep` (see segment_emptied).
-void release_empty_medium(Heap* h, const Segment* keep) noexcept;
+/// h keeps s, an empty medium segment, as its class's current one, and
+/// gives back the one it kept before if that is still empty (see
+/// segment_emptied): at most one empty medium segment waits per heap.
+void keep_empty_medium(Heap* h, const Segment* s) noexcept;
 /// s, a segment of one block, of class c, has just handed that block out:
 /// it leaves h, on no list and ownerless, until the block is freed
 /// (detached.cpp).

@@ -109,6 +109,10 @@ struct Heap : ClassTable {
   /// parked list, and when it was parked.  Written under the pool's lock.
   boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>> pool_hook;
   std::uint64_t parked_at_ms;
+  /// The medium class whose current segment the heap keeps though it may be
+  /// empty (at most one such class: heap.cpp, keep_empty_medium), or
+  /// size_class::kCount for none.  Owner only.
+  std::uint8_t kept_medium;
 
   /// Blocks other threads freed into this heap's full segments (the
   /// hand-off of segment.hpp): a Treiber stack linked through the blocks'
@@ -118,6 +122,7 @@ struct Heap : ClassTable {
   alignas(64) std::atomic<Block*> handed_off;
   LinkCodec handoff_codec;  ///< set when the heap is created; read by pushers
 };
+static_assert(size_class::kCount <= UINT8_MAX, "Heap::kept_medium holds a class number or kCount");
 
 namespace detail {
 extern FreeBlocks g_empty_blocks;
