@@ -37,7 +37,7 @@ TA_API size_t ta_usable_size(const void* p);
 /* ---- statistics ---------------------------------------------------------
  * Merged over every thread on demand; reading them takes no lock on any
  * allocation path.  Byte counts are bytes; counts are events since start. */
-#define TA_STATS_CLASSES 61 /* size classes: small and medium */
+#define TA_STATS_CLASSES 69 /* size classes: small and medium */
 
 typedef struct ta_stats_s {
   int counting;         /* 1: per-class counts compiled in (CMake TINYALLOC_STATS=ON) */
