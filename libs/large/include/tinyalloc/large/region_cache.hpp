@@ -110,7 +110,7 @@ struct FreeRange {
 /// madvise leaves its range dirty, counted by region, for the next purge.)
 class RegionCache {
  public:
-  static constexpr std::size_t kGranule = kSegmentSize;             // every range's alignment and size unit
+  static constexpr std::size_t kGranule = kSegmentSize;  // every range's alignment and size unit
   /// Address space reserved at a time.  Ranges never merge across chunks
   /// (origins, above), so a chunk's end strands what no block fits: on 20
   /// live 5-25 MiB blocks (bench large_churn, 10 seeds), 256 MiB against 64
@@ -120,8 +120,8 @@ class RegionCache {
   /// Only address space: a reservation the OS refuses falls back to the size
   /// asked for.
   static constexpr std::size_t kChunkSize = std::size_t{256} << 20;
-  static constexpr std::size_t kMaxChunk = std::size_t{1} << 30;    // largest chunk (2 x request above it: exact)
-  static constexpr std::size_t kEpochs = 8;                         // decay resolution
+  static constexpr std::size_t kMaxChunk = std::size_t{1} << 30;  // largest chunk (2 x request above it: exact)
+  static constexpr std::size_t kEpochs = 8;                       // decay resolution
   static constexpr std::size_t kMixedProbes = 8;  // dirty ranges take_cached() tries to join with a clean neighbour
   static constexpr std::size_t kPeakSlack = 4;    // resident <= peak in use x (1 + 1/kPeakSlack)
   /// Pre-faulting (region_cache_populate.cpp) follows the ranges decommitted
