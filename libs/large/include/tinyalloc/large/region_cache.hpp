@@ -106,8 +106,10 @@ struct FreeRange {
 /// over the seeds: 8 of them up to 21% less, 3 up to 6% more) for ~3% more
 /// peak RSS: at most 1.06x glibc's, but 1.12x in the one run in 5-7 where
 /// the bench's own seed finds no free range for a block once more (a new
-/// chunk).  1/6 takes 17% more faults than 1/5 (PERF_FINDINGS.md).  (A failed
-/// madvise leaves its range dirty, counted by region, for the next purge.)
+/// chunk).  (Measured with 64 MiB chunks.  With 256 MiB ones the bench's
+/// seed peaks at 1.04-1.08x in most runs, and at 1.12x in 1 of 12.)  1/6
+/// takes 17% more faults than 1/5 (PERF_FINDINGS.md).  (A failed madvise
+/// leaves its range dirty, counted by region, for the next purge.)
 class RegionCache {
  public:
   static constexpr std::size_t kGranule = kSegmentSize;  // every range's alignment and size unit
