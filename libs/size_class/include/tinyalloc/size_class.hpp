@@ -11,9 +11,9 @@
 // A block above 256 KiB is alone in a span of whole 256 KiB windows, and a
 // span goes back to the arena marked by its block's class size (how far it
 // may be resident).  Eight classes a doubling there keep that mark within
-// 12.5% of what the program wrote: medium traffic's peak RSS fell 1.3%
-// (PERF_FINDINGS.md, issue 8).  Below, eight would split the segments of a
-// class among more classes, and cost RSS instead.
+// 12.5% of what the program wrote: medium traffic's peak RSS went from
+// 1.105x to 1.092x glibc's (PERF_FINDINGS.md, issue 8).  Below, eight would
+// split the segments of a class among more classes, and cost RSS instead.
 // Every class of 16 bytes or more is a multiple of 16, so with 16-aligned
 // segment offsets every such block is 16-byte aligned.  From 64 bytes up a
 // block wastes at most 25% over the request; below, the 16-byte alignment
