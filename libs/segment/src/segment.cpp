@@ -74,15 +74,16 @@ bool Segment::holds_free(const Block* b) const noexcept {
 }
 
 const Block* Segment::live_block() const noexcept {
-  // A free block's first word decodes into this window (looks_free): OR
-  // together how far each strays from that, without a branch per block, and
-  // look for the block only if one does.
-  const std::uintptr_t here = reinterpret_cast<std::uintptr_t>(this) ^ blocks.codec.key;
+  // A free block's first word decodes into this window (looks_free): its
+  // offset from the window's start, decoded, is below the window's size.  OR
+  // those offsets together, without a branch per block, and look for the
+  // block only if one strays.  (decode(link) - this == link - encode(this).)
+  const std::uintptr_t here = blocks.codec.encode(reinterpret_cast<const Block*>(this));
   const char* const first = first_block();
   auto block = [&](std::uint32_t i) { return reinterpret_cast<const Block*>(first + std::size_t{i} * block_size); };
   std::uintptr_t stray = 0;
 #pragma GCC unroll 4
-  for (std::uint32_t i = 0; i < extended; ++i) stray |= track::peek(&block(i)->link) ^ here;
+  for (std::uint32_t i = 0; i < extended; ++i) stray |= track::peek(&block(i)->link) - here;
   if (stray >> kSegmentShift == 0) return nullptr;
   std::uint32_t i = 0;
   while (looks_free(block(i))) ++i;
@@ -161,7 +162,16 @@ bool Segment::extend() noexcept {
     if constexpr (kSecure) i = order[i];
     return reinterpret_cast<Block*>(first + std::size_t{i} * block_size);
   };
-  for (std::uint32_t i = 0; i + 1 < n; ++i) at(i)->link = blocks.codec.encode(at(i + 1));
+  if constexpr (kSecure) {
+    for (std::uint32_t i = 0; i + 1 < n; ++i) at(i)->link = blocks.codec.encode(at(i + 1));
+  } else {
+    // Each block links to the next one up; encoding is a translation
+    // (LinkCodec), so the links go up by block_size too: one add a block.
+    std::uintptr_t link = blocks.codec.encode(reinterpret_cast<const Block*>(first + block_size));
+    for (char *p = first, *last = first + std::size_t{n - 1} * block_size; p != last;
+         p += block_size, link += block_size)
+      reinterpret_cast<Block*>(p)->link = link;
+  }
   at(n - 1)->link = blocks.codec.encode(blocks.free);
   blocks.free = at(0);
   free_is_zero = bump_is_zero;

@@ -102,7 +102,7 @@ struct FreeBlocks {
     // Hardened: the list's end is in b's window too (list_end), so this one
     // test, never taken, is the whole check.  Last, so that it can consume
     // next's register.  (Measured against a precomputed "window key" that
-    // saves an instruction: slower, as it puts a second XOR on the chain the
+    // saves an instruction: slower, as it puts a second op on the chain the
     // next pop waits for.)
     if (kHardened && __builtin_expect(!same_window(next, b), 0)) report_broken_link(b);
     return b;

@@ -50,16 +50,19 @@ struct Block {
 };
 
 /// Per-segment key for free-list links (the idea of mimalloc's encoded free
-/// list, in its cheapest form: one XOR each way).  The key derives from the
-/// process secret and the segment's address, so a program that writes an
-/// address into a freed block without first reading one out cannot choose
-/// where the list leads; the pop check then refuses the garbage.
+/// list, in its cheapest form: one add or subtract each way).  The key
+/// derives from the process secret and the segment's address, so a program
+/// that writes an address into a freed block without first reading one out
+/// cannot choose where the list leads; the pop check then refuses the
+/// garbage.  The code is a translation, not an XOR, so that
+/// encode(p + n) == encode(p) + n: a carve writes a run of blocks' links
+/// with one add each (Segment::extend), as it would unencoded.
 struct LinkCodec {
   std::uintptr_t key = 0;
   std::uintptr_t encode(const Block* next) const noexcept {
-    return reinterpret_cast<std::uintptr_t>(next) ^ (kHardened ? key : 0);
+    return reinterpret_cast<std::uintptr_t>(next) + (kHardened ? key : 0);
   }
-  Block* decode(std::uintptr_t link) const noexcept { return reinterpret_cast<Block*>(link ^ (kHardened ? key : 0)); }
+  Block* decode(std::uintptr_t link) const noexcept { return reinterpret_cast<Block*>(link - (kHardened ? key : 0)); }
 };
 
 }  // namespace tinyalloc
